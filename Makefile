@@ -1,0 +1,53 @@
+# rpycgo — the commands the README promises. `make test` is what CI runs.
+SHELL := /bin/bash
+GO ?= go
+PY := /usr/bin/python3
+FUZZTIME ?= 10s
+LONGFUZZ ?= 10m
+# Fuzz targets: package:FuzzName
+FUZZ_TARGETS := ./codec:FuzzBrineDecode ./codec:FuzzFrameDecode ./codec:FuzzVinegarLoad
+
+.PHONY: all deps build vet test test-go fuzz-short fuzz bench serve clean
+
+all: build
+
+# deps installs the real Python peer (Debian's python3-rpyc 5.3.0) when the
+# system interpreter cannot import rpyc. The python3 first on PATH may be
+# another interpreter, so /usr/bin/python3 is always named.
+deps:
+	@if ! $(PY) -c 'import rpyc' >/dev/null 2>&1; then \
+		echo "installing python3-rpyc"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-rpyc >/dev/null; \
+	fi
+	@$(PY) -c 'import rpyc; print("python rpyc", rpyc.__version__)'
+	$(GO) mod download
+
+build:
+	$(GO) build ./...
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet test-go fuzz-short
+
+test-go:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# fuzz-short runs every fuzz target briefly (part of `make test`).
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+# fuzz runs every fuzz target for LONGFUZZ each.
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(LONGFUZZ)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./codec/...
+
+clean:
+	$(GO) clean -testcache -fuzzcache
