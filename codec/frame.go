@@ -1,0 +1,238 @@
+package codec
+
+import (
+	"compress/zlib"
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Channel framing (PROTOCOL.md §3): every message travels in one frame
+//
+//	length uint32 BE | flag byte | body (length bytes) | trailer byte
+//
+// where length counts the body as transmitted (compressed size when the flag
+// is non-zero) and excludes header and trailer.
+const (
+	// FrameHeaderSize is the size of the frame header: a 4-byte big-endian
+	// body length and a 1-byte compression flag.
+	FrameHeaderSize = 5
+	// FrameTrailer is the byte Python writes after every frame body. It is
+	// not counted in the length and receivers drop it without checking it.
+	FrameTrailer byte = 0x0A
+	// CompressionThreshold is the payload size above which (strictly) Python
+	// compresses a frame when compression is enabled.
+	CompressionThreshold = 3000
+	// CompressionLevel is the zlib level Python uses (1, zlib.BestSpeed).
+	CompressionLevel = zlib.BestSpeed
+	// MaxFrameBody is the largest body a frame header can announce
+	// (4 GiB − 1).
+	MaxFrameBody = math.MaxUint32
+
+	// DefaultMaxFrame is the default limit on a frame body as transmitted
+	// (64 MiB).
+	DefaultMaxFrame = 64 << 20
+	// DefaultMaxDecompressed is the default limit on the payload a
+	// compressed frame may inflate to (64 MiB).
+	DefaultMaxDecompressed = 64 << 20
+)
+
+// Frame flag values written by the encoder. A receiver treats every non-zero
+// flag as "compressed".
+const (
+	frameFlagRaw        byte = 0
+	frameFlagCompressed byte = 1
+)
+
+// frameBodyLimit is MaxFrameBody; a variable so tests can exercise the
+// oversize path without building a 4 GiB payload.
+var frameBodyLimit uint64 = MaxFrameBody
+
+// maxRetainedBuffer is the largest scratch or inflate buffer an encoder or
+// decoder keeps for reuse after a frame; larger ones are released so that
+// one huge frame does not pin its memory for the life of a connection.
+const maxRetainedBuffer = 4 << 20
+
+// FrameLimits bounds what a FrameDecoder accepts. A zero or negative field
+// means its default.
+type FrameLimits struct {
+	// MaxFrame limits the body length announced by a frame header (the body
+	// as transmitted, i.e. compressed size for compressed frames). A larger
+	// announcement fails with an error wrapping ErrFrameTooLarge before any
+	// of the body is buffered.
+	MaxFrame int
+	// MaxDecompressed limits the payload a compressed frame may inflate to.
+	// Inflating past it fails with an error wrapping
+	// ErrDecompressedTooLarge; the decoder never allocates more than about
+	// this much for one payload.
+	MaxDecompressed int
+}
+
+// DefaultFrameLimits returns the default limits: DefaultMaxFrame and
+// DefaultMaxDecompressed.
+func DefaultFrameLimits() FrameLimits {
+	return FrameLimits{MaxFrame: DefaultMaxFrame, MaxDecompressed: DefaultMaxDecompressed}
+}
+
+// normalized returns l with zero or negative fields replaced by defaults.
+func (l FrameLimits) normalized() FrameLimits {
+	if l.MaxFrame <= 0 {
+		l.MaxFrame = DefaultMaxFrame
+	}
+	if l.MaxDecompressed <= 0 {
+		l.MaxDecompressed = DefaultMaxDecompressed
+	}
+	return l
+}
+
+// FrameError is the error a FrameDecoder or FrameEncoder returns for a frame
+// it refuses. It wraps Err (ErrFrameTooLarge, ErrDecompressedTooLarge or
+// ErrCorruptFrame) and, for corrupt frames, the zlib error in Cause, so both
+// can be tested with errors.Is.
+type FrameError struct {
+	// Err is the sentinel: ErrFrameTooLarge, ErrDecompressedTooLarge or
+	// ErrCorruptFrame.
+	Err error
+	// Size is the body length announced by the header (ErrFrameTooLarge,
+	// ErrCorruptFrame) or the number of bytes inflated when the limit was
+	// crossed (ErrDecompressedTooLarge: at least Limit+1).
+	Size int64
+	// Limit is the limit that was exceeded; 0 for ErrCorruptFrame.
+	Limit int64
+	// Cause is the underlying error (the zlib error of a corrupt frame), or
+	// nil.
+	Cause error
+}
+
+// Error implements error.
+func (e *FrameError) Error() string {
+	switch {
+	case e.Cause != nil:
+		return fmt.Sprintf("%v (body %d bytes): %v", e.Err, e.Size, e.Cause)
+	case e.Limit > 0:
+		return fmt.Sprintf("%v: %d bytes, limit %d", e.Err, e.Size, e.Limit)
+	default:
+		return fmt.Sprintf("%v: %d bytes", e.Err, e.Size)
+	}
+}
+
+// Unwrap returns Err and, when set, Cause.
+func (e *FrameError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
+
+// FrameEncoder builds frames. It keeps a zlib writer and a scratch buffer
+// for reuse, so after warm-up encoding allocates nothing. A FrameEncoder is
+// not safe for concurrent use.
+//
+// The zero value never compresses; NewFrameEncoder returns one that
+// compresses as Python does.
+type FrameEncoder struct {
+	// Compress enables zlib compression (level 1) of payloads longer than
+	// CompressionThreshold bytes, as Python does by default. Compression is
+	// applied even when it makes the body larger, as in Python. Python
+	// accepts uncompressed frames of any size, so turning it off is always
+	// safe.
+	Compress bool
+
+	zw   *zlib.Writer
+	sink frameSink
+}
+
+// NewFrameEncoder returns a FrameEncoder with compression on (Python's
+// default).
+func NewFrameEncoder() *FrameEncoder {
+	return &FrameEncoder{Compress: true}
+}
+
+// AppendFrame appends a whole frame carrying payload to dst and returns the
+// extended buffer. payload must not overlap the unused capacity of dst.
+// Uncompressed frames make no allocation when dst has room for
+// len(payload)+6 bytes.
+//
+// A frame whose body would exceed MaxFrameBody (4 GiB − 1) cannot be sent:
+// AppendFrame then returns dst unchanged and an error wrapping
+// ErrFrameTooLarge.
+func (e *FrameEncoder) AppendFrame(dst, payload []byte) ([]byte, error) {
+	buf, start := e.Begin(dst)
+	buf = append(buf, payload...)
+	return e.Finish(buf, start)
+}
+
+// Begin starts a frame at the end of dst: it reserves the header and returns
+// the buffer with the start offset of the frame. The caller appends the
+// payload to buf (e.g. with AppendMessageHeader and Append) and passes the
+// result with start to Finish. Nothing but the payload may be appended in
+// between.
+func (e *FrameEncoder) Begin(dst []byte) (buf []byte, start int) {
+	start = len(dst)
+	return append(dst, 0, 0, 0, 0, 0), start
+}
+
+// Finish completes the frame begun at buf[start] by Begin: everything after
+// the reserved header is the payload. It compresses the payload in place
+// when Compress is on and the payload is longer than CompressionThreshold,
+// fills in the header, appends the trailer and returns the buffer (which
+// may have been reallocated).
+//
+// If the body would exceed MaxFrameBody, or start is not the value Begin
+// returned for buf, Finish returns buf[:start] (the frame removed) and an
+// error; the former wraps ErrFrameTooLarge.
+func (e *FrameEncoder) Finish(buf []byte, start int) ([]byte, error) {
+	if start < 0 || start > len(buf)-FrameHeaderSize {
+		err := fmt.Errorf("codec: FrameEncoder.Finish: frame start %d outside buffer of %d bytes", start, len(buf))
+		if start >= 0 && start <= len(buf) {
+			buf = buf[:start]
+		}
+		return buf, err
+	}
+	body := start + FrameHeaderSize
+	flag := frameFlagRaw
+	if e.Compress && len(buf)-body > CompressionThreshold {
+		var err error
+		if buf, err = e.compress(buf, body); err != nil {
+			return buf[:start], err
+		}
+		flag = frameFlagCompressed
+	}
+	n := uint64(len(buf) - body)
+	if n > frameBodyLimit {
+		return buf[:start], &FrameError{Err: ErrFrameTooLarge, Size: int64(n), Limit: int64(frameBodyLimit)}
+	}
+	binary.BigEndian.PutUint32(buf[start:], uint32(n))
+	buf[start+4] = flag
+	return append(buf, FrameTrailer), nil
+}
+
+// compress replaces buf[body:] with its zlib (level 1) compression.
+func (e *FrameEncoder) compress(buf []byte, body int) ([]byte, error) {
+	e.sink.b = e.sink.b[:0]
+	if e.zw == nil {
+		zw, err := zlib.NewWriterLevel(&e.sink, CompressionLevel)
+		if err != nil { // only for an invalid level
+			return buf, err
+		}
+		e.zw = zw
+	} else {
+		e.zw.Reset(&e.sink)
+	}
+	// Writes to a frameSink cannot fail.
+	_, _ = e.zw.Write(buf[body:])
+	_ = e.zw.Close()
+	buf = append(buf[:body], e.sink.b...)
+	if cap(e.sink.b) > maxRetainedBuffer {
+		e.sink.b = nil
+	}
+	return buf, nil
+}
+
+// frameSink is an io.Writer appending to a byte slice.
+type frameSink struct{ b []byte }
+
+func (w *frameSink) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}

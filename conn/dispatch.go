@@ -1,0 +1,215 @@
+package conn
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/rpycgo/rpycgo/codec"
+	"github.com/rpycgo/rpycgo/netref"
+)
+
+// handlePayload is called by the frame decoder for every whole frame; the
+// payload is only valid during the call.
+func (c *Conn) handlePayload(payload []byte) error {
+	if len(payload) == 0 {
+		return nil // Python ignores empty frames
+	}
+	f := codec.Format(c.format.Load())
+	if f == codec.FormatUnknown {
+		var err error
+		if f, err = codec.DetectFormat(payload); err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		c.format.Store(uint32(f))
+	}
+	// Decoded values outlive this call (they go to other goroutines and to
+	// user code), so they view a private copy and a fresh decoder.
+	buf := append([]byte(nil), payload...)
+	d := codec.Decoder{View: true, MaxDepth: c.cfg.MaxDepth}
+	msg, seq, args, err := d.DecodeMessage(buf, f)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	switch msg {
+	case codec.MsgRequest:
+		return c.handleRequest(seq, args)
+	case codec.MsgReply:
+		v, err := c.unbox(args)
+		c.pending.Deliver(seq, v, err)
+	case codec.MsgException:
+		c.pending.Deliver(seq, nil, codec.LoadError(args))
+	default:
+		return fmt.Errorf("%w: message type %d", ErrProtocol, msg)
+	}
+	return nil
+}
+
+func (c *Conn) handleRequest(seq int64, args any) error {
+	t, ok := args.(codec.Tuple)
+	if !ok || len(t) != 2 {
+		return fmt.Errorf("%w: request args are not (handler, args)", ErrProtocol)
+	}
+	code, ok := codec.ToInt64(t[0])
+	if !ok {
+		return fmt.Errorf("%w: handler is %T", ErrProtocol, t[0])
+	}
+	switch code {
+	case netref.HandleClose:
+		return errCloseRequested
+	case netref.HandleDel:
+		c.handleDel(seq, t[1])
+		return nil
+	}
+	h := lookupHandler(code)
+	if h == nil {
+		c.sendException(seq, codec.NewPyError("KeyError", code))
+		return nil
+	}
+	v, err := c.unbox(t[1])
+	if err != nil {
+		c.sendException(seq, err)
+		return nil
+	}
+	a, ok := v.(codec.Tuple)
+	if !ok {
+		c.sendException(seq, codec.NewPyError("TypeError", "handler arguments must be a tuple"))
+		return nil
+	}
+	if len(a) < h.min || len(a) > h.max {
+		c.sendException(seq, codec.NewPyError("TypeError",
+			fmt.Sprintf("%s takes %d to %d arguments (%d given)", h.name, h.min, h.max, len(a))))
+		return nil
+	}
+	if h.inline {
+		c.serve(seq, h, a)
+		return nil
+	}
+	c.exec.Execute(func() { c.serve(seq, h, a) })
+	return nil
+}
+
+// serve runs one handler and sends its reply; a panic becomes an exception
+// reply and never reaches the executor.
+func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple) {
+	var (
+		res any
+		err error
+	)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.cfg.Logger.Error().Uint64("conn", c.id).Str("handler", h.name).
+					Interface("panic", r).Bytes("stack", debug.Stack()).Msg("handler panicked")
+				err = codec.NewPyError("RuntimeError", fmt.Sprintf("panic in %s handler: %v", h.name, r))
+			}
+		}()
+		res, err = h.fn(c, c.ctx, a)
+	}()
+	if err != nil {
+		c.sendException(seq, err)
+		return
+	}
+	c.sendReply(seq, res)
+}
+
+// handleDel applies a release at once, so that it is visible to every later
+// request of the peer.
+func (c *Conn) handleDel(seq int64, boxed any) {
+	// (2, ((3, id_pack), (1, count))) or (1, (...)) when hand-made.
+	var id netref.IDPack
+	count := int64(1)
+	bt, ok := boxed.(codec.Tuple)
+	if ok && len(bt) == 2 {
+		if items, ok := bt[1].(codec.Tuple); ok && len(items) >= 1 {
+			if ref, ok := items[0].(codec.Tuple); ok && len(ref) == 2 {
+				id, _ = netref.ParseIDPack(ref[1])
+			}
+			if len(items) >= 2 {
+				if cb, ok := items[1].(codec.Tuple); ok && len(cb) == 2 {
+					if n, ok := codec.ToInt64(cb[1]); ok {
+						count = n
+					}
+				}
+			}
+		}
+	}
+	if id.Name == "" && id.Class == 0 && id.Instance == 0 || !c.objs.release(id, count) {
+		c.sendException(seq, keyError(id))
+		return
+	}
+	c.sendReply(seq, nil)
+}
+
+func (c *Conn) vinegarOptions() codec.VinegarOptions {
+	v := "5.3.0"
+	if c.Format() == codec.FormatV6 {
+		v = "6.0.2"
+	}
+	return codec.VinegarOptions{IncludeTraceback: c.cfg.IncludeTraceback, Version: v}
+}
+
+func (c *Conn) sendReply(seq int64, v any) {
+	err := c.send(codec.MsgReply, seq, func(dst []byte) ([]byte, error) { return c.appendBox(dst, v) })
+	if err != nil && !c.closed.Load() {
+		c.sendException(seq, err)
+	}
+}
+
+func (c *Conn) sendException(seq int64, e error) {
+	opt := c.vinegarOptions()
+	_ = c.send(codec.MsgException, seq, func(dst []byte) ([]byte, error) {
+		return codec.Append(dst, codec.DumpError(e, opt))
+	})
+}
+
+func (c *Conn) sendRequest(seq int64, handler int, args []any) error {
+	return c.send(codec.MsgRequest, seq, func(dst []byte) ([]byte, error) {
+		dst = codec.AppendTupleHeader(dst, 2)
+		dst = codec.AppendInt(dst, int64(handler))
+		return c.appendBox(dst, codec.Tuple(args))
+	})
+}
+
+// maxKeptWriteBuf is the largest write buffer kept between messages.
+const maxKeptWriteBuf = 256 << 10
+
+// send encodes one message into the write buffer and hands the frame to the
+// transport. body appends the message's args value.
+func (c *Conn) send(msg uint8, seq int64, body func([]byte) ([]byte, error)) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed.Load() {
+		return c.closeErrOr(ErrClosed)
+	}
+	buf, start := c.enc.Begin(c.wbuf[:0])
+	buf = codec.AppendMessageHeader(buf, c.Format(), msg, seq)
+	buf, err := body(buf)
+	if err == nil {
+		buf, err = c.enc.Finish(buf, start)
+	}
+	if err == nil {
+		err = c.t.Write(buf)
+		if err != nil {
+			err = fmt.Errorf("conn: write: %w", err)
+		}
+	}
+	if cap(buf) <= maxKeptWriteBuf {
+		c.wbuf = buf[:0]
+	} else {
+		c.wbuf = nil
+	}
+	return err
+}
+
+// withDefaultTimeout applies the connection's sync timeout to a context
+// without a deadline.
+func (c *Conn) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.cfg.SyncRequestTimeout)
+}

@@ -1,0 +1,113 @@
+package conn
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/rpycgo/rpycgo/dispatch"
+	"github.com/rpycgo/rpycgo/netref"
+)
+
+var _ netref.Peer = (*Conn)(nil)
+
+// Request sends a request to the peer and waits for its reply (see
+// netref.Peer). The wait ends at ctx's deadline, or after the connection's
+// sync request timeout when ctx has none; a timeout is a
+// *dispatch.TimeoutError, a remote exception a *codec.PyError, a dead
+// connection an error wrapping dispatch.ErrClosed.
+func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, error) {
+	r, err := c.RequestAsync(handler, args...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := c.withDefaultTimeout(ctx)
+	defer cancel()
+	v, err := r.Result(ctx)
+	if err != nil && !r.Ready() {
+		c.pending.Cancel(r.Seq()) // a late reply is dropped
+	}
+	return v, err
+}
+
+// RequestAsync sends a request and returns its pending result at once
+// (RPyC's async_).
+func (c *Conn) RequestAsync(handler int, args ...any) (*dispatch.AsyncResult, error) {
+	seq, r, err := c.pending.Register()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.sendRequest(seq, handler, args); err != nil {
+		c.pending.Cancel(seq)
+		return nil, err
+	}
+	return r, nil
+}
+
+// Notify sends a request whose reply is not awaited (events, fire and
+// forget); the reply, when it comes, is dropped.
+func (c *Conn) Notify(handler int, args ...any) error {
+	return c.sendRequest(c.pending.NextSeq(), handler, args)
+}
+
+// Release sends HANDLE_DEL for count references to the peer's object id. It
+// is called by proxies when they are closed or collected.
+func (c *Conn) Release(id netref.IDPack, count int64) {
+	c.forgetProxy(id)
+	if c.closed.Load() || count <= 0 {
+		return
+	}
+	proxyArg := releasedRef{id}
+	_ = c.Notify(netref.HandleDel, proxyArg, count)
+}
+
+// releasedRef boxes as LOCAL_REF of an id without a live proxy.
+type releasedRef struct{ id netref.IDPack }
+
+// Root returns the peer's root object (HANDLE_GETROOT), fetched once per
+// connection.
+func (c *Conn) Root(ctx context.Context) (*netref.Proxy, error) {
+	c.rootMu.Lock()
+	defer c.rootMu.Unlock()
+	if c.rootProxy != nil {
+		return c.rootProxy, nil
+	}
+	v, err := c.Request(ctx, netref.HandleGetRoot)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := v.(*netref.Proxy)
+	if !ok {
+		return nil, fmt.Errorf("%w: GETROOT answered %T", ErrProtocol, v)
+	}
+	c.rootProxy = p
+	return p, nil
+}
+
+// pingData is what Python's conn.ping() sends.
+var pingData = strings.Repeat("abcdefghijklmnopqrstuvwxyz", 20)
+
+// ErrPing: the peer echoed something else than it was sent.
+var ErrPing = fmt.Errorf("conn: ping echo mismatch")
+
+// Ping sends PING with the payload Python uses and checks the echo.
+func (c *Conn) Ping(ctx context.Context) error {
+	v, err := c.Request(ctx, netref.HandlePing, pingData)
+	if err != nil {
+		return err
+	}
+	if s, ok := v.(string); !ok || s != pingData {
+		return ErrPing
+	}
+	return nil
+}
+
+// Call calls an exposed method of the peer's root in one round trip
+// (CALLATTR): c.Call(ctx, "echo", 1) is Python's conn.root.echo(1).
+func (c *Conn) Call(ctx context.Context, method string, args ...any) (any, error) {
+	root, err := c.Root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return root.CallMethod(ctx, method, args...)
+}

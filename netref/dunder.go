@@ -1,0 +1,114 @@
+package netref
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/rpycgo/rpycgo/codec"
+)
+
+// Interfaces through which a Go type wrapped by Wrap answers Python's
+// implicit operations. Each one adds its dunder to the object's INSPECT
+// reply, so the Python proxy supports the operation; the Go method itself
+// is not exposed under its own name. A method that does not have exactly
+// the signature below is an ordinary exposed method instead.
+type (
+	// Lener gives __len__: len(p), and bool(p) when there is no Booler.
+	Lener interface{ Len() int }
+
+	// Booler gives __bool__: bool(p), if p:.
+	Booler interface{ Bool() bool }
+
+	// PyReprer gives repr(p) (HANDLE_REPR). fmt.Stringer gives str(p)
+	// (HANDLE_STR); without a Stringer, str(p) is repr(p) as in Python.
+	PyReprer interface{ PyRepr() string }
+
+	// ItemGetter gives __getitem__: p[key]. key is the decoded argument
+	// (int64, string, codec.Tuple, codec.Slice, a *Proxy...). Return a
+	// KeyError or IndexError *codec.PyError for a missing key.
+	ItemGetter interface {
+		GetItem(ctx context.Context, key any) (any, error)
+	}
+
+	// ItemSetter gives __setitem__: p[key] = value.
+	ItemSetter interface {
+		SetItem(ctx context.Context, key, value any) error
+	}
+
+	// ItemDeleter gives __delitem__: del p[key].
+	ItemDeleter interface {
+		DelItem(ctx context.Context, key any) error
+	}
+
+	// Container gives __contains__: x in p.
+	Container interface {
+		Contains(ctx context.Context, x any) (bool, error)
+	}
+
+	// Iterable gives __iter__: iter(p), for x in p, list(p). Each call
+	// starts a new iteration, handed to the peer as a builtins.generator.
+	Iterable interface{ Iter() iter.Seq[any] }
+
+	// Hasher gives hash(p) (HANDLE_HASH). Without it the hash is derived
+	// from the object's identity.
+	Hasher interface{ Hash() int64 }
+
+	// Equaler gives p == x and p != x (HANDLE_CMP "__eq__"/"__ne__"). other
+	// is the decoded operand: a plain value, a *Proxy, or the Go value of
+	// one of this side's objects. Without it equality is identity.
+	Equaler interface{ Equal(other any) bool }
+
+	// ContextManager gives __enter__ and __exit__: with p as x:. Exit gets
+	// None for a clean exit, or what the peer sent for the exception (a
+	// Python client sends a reference to the exception class); returning
+	// true asks the peer to suppress the exception.
+	ContextManager interface {
+		Enter(ctx context.Context) (any, error)
+		Exit(ctx context.Context, exc any) (bool, error)
+	}
+
+	// Caller gives __call__: p(*args, **kwargs).
+	Caller interface {
+		Call(ctx context.Context, args codec.Tuple, kwargs []Kwarg) (any, error)
+	}
+
+	// Iterator is a Go iterator the peer can drive: Wrap hands it out as a
+	// builtins.generator whose __next__ calls Next. Next returns ok=false
+	// at the end (the peer then gets StopIteration). If the iterator also
+	// implements io.Closer, Close is called once at the end or when the
+	// adapter is collected.
+	Iterator interface {
+		Next(ctx context.Context) (value any, ok bool, err error)
+	}
+
+	// ParamNamer names the parameters of a type's methods so that keyword
+	// arguments can fill them: Go method name → Python names of its
+	// parameters in order, not counting a leading context.Context or a
+	// Kwargs parameter; a name for the variadic parameter comes last.
+	// RPyCParams is called once per type, on the zero value, so it must
+	// not depend on the receiver's state.
+	ParamNamer interface{ RPyCParams() map[string][]string }
+)
+
+// dunderIfaces are the Go methods consumed by the interfaces above when
+// their signatures match; they are not exposed under their own names.
+var dunderIfaces = []struct {
+	goNames []string
+	iface   any // a nil pointer to the interface
+}{
+	{[]string{"Len"}, (*Lener)(nil)},
+	{[]string{"Bool"}, (*Booler)(nil)},
+	{[]string{"String"}, (*fmt.Stringer)(nil)},
+	{[]string{"PyRepr"}, (*PyReprer)(nil)},
+	{[]string{"GetItem"}, (*ItemGetter)(nil)},
+	{[]string{"SetItem"}, (*ItemSetter)(nil)},
+	{[]string{"DelItem"}, (*ItemDeleter)(nil)},
+	{[]string{"Contains"}, (*Container)(nil)},
+	{[]string{"Iter"}, (*Iterable)(nil)},
+	{[]string{"Hash"}, (*Hasher)(nil)},
+	{[]string{"Equal"}, (*Equaler)(nil)},
+	{[]string{"Enter", "Exit"}, (*ContextManager)(nil)},
+	{[]string{"Call"}, (*Caller)(nil)},
+	{[]string{"RPyCParams"}, (*ParamNamer)(nil)},
+}

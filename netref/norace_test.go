@@ -1,0 +1,5 @@
+//go:build !race
+
+package netref
+
+const raceEnabled = false
