@@ -199,6 +199,7 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// closeErrOr must only be called once closed has been observed true.
 func (c *Conn) closeErrOr(def error) error {
 	if c.closeErr != nil {
 		return c.closeErr
@@ -212,8 +213,8 @@ func (c *Conn) shutdown(cause error, sendClose bool) {
 			// Best effort: the peer may already be gone.
 			_ = c.sendRequest(c.pending.NextSeq(), netref.HandleClose, nil)
 		}
+		c.closeErr = cause // published by the store below
 		c.closed.Store(true)
-		c.closeErr = cause
 		_ = c.t.Close()
 		c.pending.FailAll(cause)
 		c.cancel()
