@@ -328,23 +328,24 @@ func readBytes(b []byte, pos int) ([]byte, int, error) {
 // readLenPrefixed reads a uint8 (or, if long, uint32) length at b[pos] and
 // that many bytes.
 func readLenPrefixed(b []byte, pos int, long bool, what string) ([]byte, int, error) {
-	var n int
+	var n64 uint64 // compared before converting: int may have 32 bits
 	if long {
 		if len(b)-pos < 4 {
 			return nil, 0, truncated(what+" length", pos)
 		}
-		n = int(binary.BigEndian.Uint32(b[pos:]))
+		n64 = uint64(binary.BigEndian.Uint32(b[pos:]))
 		pos += 4
 	} else {
 		if pos >= len(b) {
 			return nil, 0, truncated(what+" length", pos)
 		}
-		n = int(b[pos])
+		n64 = uint64(b[pos])
 		pos++
 	}
-	if len(b)-pos < n {
-		return nil, 0, truncated(fmt.Sprintf("%s of %d bytes", what, n), pos)
+	if n64 > uint64(len(b)-pos) {
+		return nil, 0, truncated(fmt.Sprintf("%s of %d bytes", what, n64), pos)
 	}
+	n := int(n64)
 	return b[pos : pos+n : pos+n], pos + n, nil
 }
 
@@ -371,7 +372,13 @@ func readTupleCount(b []byte, pos int) (int, int, error) {
 		if len(b)-pos < 4 {
 			return 0, 0, truncated("tuple length", pos)
 		}
-		return int(binary.BigEndian.Uint32(b[pos:])), pos + 4, nil
+		// Each item takes at least one byte; checking here also keeps a
+		// count >= 2**31 from turning negative where int has 32 bits.
+		n := uint64(binary.BigEndian.Uint32(b[pos:]))
+		if n > uint64(len(b)-pos-4) {
+			return 0, 0, truncated(fmt.Sprintf("%d-item tuple", n), pos+4)
+		}
+		return int(n), pos + 4, nil
 	}
 	return 0, 0, fmt.Errorf("%w: tag 0x%02x where a tuple is required, at offset %d", ErrInvalid, tag, pos-1)
 }

@@ -28,10 +28,10 @@ type testRoot struct {
 	release chan struct{}
 }
 
-func (*testRoot) Echo(x any) any                 { return x }
-func (*testRoot) NewCounter() *counter           { return &counter{} }
-func (*testRoot) Fail(msg string) error          { return codec.NewPyError("ValueError", msg) }
-func (*testRoot) Boom()                          { panic("boom") }
+func (*testRoot) Echo(x any) any        { return x }
+func (*testRoot) NewCounter() *counter  { return &counter{} }
+func (*testRoot) Fail(msg string) error { return codec.NewPyError("ValueError", msg) }
+func (*testRoot) Boom()                 { panic("boom") }
 func (r *testRoot) Block(ctx context.Context) error {
 	select {
 	case <-r.release:

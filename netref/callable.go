@@ -345,7 +345,7 @@ func (s *callSig) results(out []reflect.Value) (any, error) {
 }
 
 // resultValue is the value a Go result is sent as: nil pointers, funcs,
-// chans and interfaces are None; a named type of a basic kind without
+// chans and interfaces are None; an interface is looked through; a named type of a basic kind without
 // methods (type Celsius float64) is sent as its basic value; anything else
 // as is (the connection sends what brine cannot carry by reference).
 func resultValue(v reflect.Value) any {
@@ -354,7 +354,12 @@ func resultValue(v reflect.Value) any {
 		return v.Interface() // predeclared types: int, string, error...
 	}
 	switch t.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return resultValue(v.Elem())
+	case reflect.Pointer, reflect.Func, reflect.Chan, reflect.UnsafePointer:
 		if v.IsNil() {
 			return nil
 		}

@@ -3,7 +3,6 @@ package netref
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // SnakeCase converts a Go identifier to the Python name it is exposed under:
@@ -33,15 +32,4 @@ func SnakeCase(name string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// isDunder reports whether name has the __x__ form.
-func isDunder(name string) bool {
-	return len(name) > 4 && strings.HasPrefix(name, "__") && strings.HasSuffix(name, "__")
-}
-
-// isExported reports whether a Go identifier is exported.
-func isExported(name string) bool {
-	r, _ := utf8.DecodeRuneInString(name)
-	return unicode.IsUpper(r)
 }
