@@ -25,7 +25,7 @@ func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, erro
 	defer cancel()
 	v, err := r.Result(ctx)
 	if err != nil && !r.Ready() {
-		c.pending.Cancel(r.Seq()) // a late reply is dropped
+		r.Fail(err) // settles it and drops the entry: a late reply is dropped
 	}
 	return v, err
 }
