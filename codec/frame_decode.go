@@ -6,11 +6,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"slices"
 )
 
-// minInflateBuffer is the smallest inflate buffer a FrameDecoder allocates.
-const minInflateBuffer = 4 << 10
+const (
+	// minInflateBuffer is the smallest inflate buffer a FrameDecoder
+	// allocates.
+	minInflateBuffer = 4 << 10
+	// smallFrame is the largest frame body (plus trailer) for which a
+	// partial frame's buffer is allocated in full when it starts.
+	smallFrame = 64 << 10
+)
 
 // FrameDecoder splits a byte stream into frames (PROTOCOL.md §3). It is a
 // resumable parser: Feed accepts whatever bytes arrived — one byte, part of
@@ -111,6 +116,9 @@ func (d *FrameDecoder) Feed(p []byte, fn func(payload []byte) error) error {
 			continue
 		}
 		take := min(need, len(p))
+		if cap(d.body)-len(d.body) < take {
+			d.growBody(take)
+		}
 		d.body = append(d.body, p[:take]...)
 		p = p[take:]
 		if take < need {
@@ -140,6 +148,21 @@ func (d *FrameDecoder) Buffered() int {
 func (d *FrameDecoder) Reset() {
 	d.nhdr, d.inBody, d.size, d.flag, d.err = 0, false, 0, 0, nil
 	d.releaseBody()
+}
+
+// growBody makes room for n more bytes of the current frame. Small frames
+// get their whole buffer at once; larger ones grow by doubling as their bytes
+// arrive, so that a header alone cannot make the decoder allocate up to
+// MaxFrame.
+func (d *FrameDecoder) growBody(n int) {
+	total := d.size + 1
+	want := total
+	if total > smallFrame {
+		want = min(total, max(2*cap(d.body), len(d.body)+n, smallFrame))
+	}
+	grown := make([]byte, len(d.body), want)
+	copy(grown, d.body)
+	d.body = grown
 }
 
 // header parses a complete header at the start of h and checks the limit.
@@ -186,10 +209,16 @@ func (d *FrameDecoder) inflate(body []byte, limit int) ([]byte, error) {
 	}()
 	for {
 		if len(out) == cap(out) {
-			// len(out) <= limit here, so limit+1 > cap(out).
+			// len(out) <= limit here, so limit+1 > cap(out). Double the
+			// buffer, jumping straight to limit+1 (room to detect an
+			// overflow) rather than to a full buffer of exactly limit.
 			want := max(2*cap(out), 4*len(body), minInflateBuffer)
-			want = min(want, limit+1)
-			out = slices.Grow(out, want-len(out))
+			if want >= limit {
+				want = limit + 1
+			}
+			grown := make([]byte, len(out), want)
+			copy(grown, out)
+			out = grown
 		}
 		n, err := d.zr.Read(out[len(out):cap(out)])
 		out = out[:len(out)+n]

@@ -120,8 +120,7 @@ func (c *Conn) proxyFor(id netref.IDPack) *netref.Proxy {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	if wp, ok := c.proxies[id]; ok {
-		if p := wp.Value(); p != nil {
-			p.AddRef()
+		if p := wp.Value(); p != nil && p.AddRef() {
 			return p
 		}
 	}

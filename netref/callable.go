@@ -111,6 +111,11 @@ func shapeOf(t reflect.Type, recv bool) *sigShape {
 	return v.(*sigShape)
 }
 
+// takesNothing reports whether the func takes no arguments from the peer.
+func (s *sigShape) takesNothing() bool {
+	return len(s.posIdx) == 0 && s.kwIdx < 0 && s.varIdx < 0
+}
+
 func (s *sigShape) getFrame() *argFrame { return s.pool.Get().(*argFrame) }
 
 func (s *sigShape) putFrame(f *argFrame) {

@@ -89,6 +89,14 @@ type (
 	// RPyCParams is called once per type, on the zero value, so it must
 	// not depend on the receiver's state.
 	ParamNamer interface{ RPyCParams() map[string][]string }
+
+	// PropertyNamer lists Go methods that the peer reads as attributes
+	// (Python properties): GETATTR of the method's snake_case name calls
+	// it and returns the result, so c.value reads Value(). Such a method
+	// takes no arguments besides an optional leading context.Context;
+	// methods that take more stay ordinary methods. Like RPyCParams,
+	// RPyCProperties is called once per type, on the zero value.
+	PropertyNamer interface{ RPyCProperties() []string }
 )
 
 // dunderIfaces are the Go methods consumed by the interfaces above when
@@ -111,4 +119,5 @@ var dunderIfaces = []struct {
 	{[]string{"Enter", "Exit"}, (*ContextManager)(nil)},
 	{[]string{"Call"}, (*Caller)(nil)},
 	{[]string{"RPyCParams"}, (*ParamNamer)(nil)},
+	{[]string{"RPyCProperties"}, (*PropertyNamer)(nil)},
 }

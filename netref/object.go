@@ -18,6 +18,7 @@ type typeInfo struct {
 	name     string // Python class name: "Counter"
 	typeName string // name_pack: "rpycgo.Counter"
 	methods  map[string]*callSig
+	props    map[string]*callSig // methods read as attributes (PropertyNamer)
 	fields   map[string]*fieldInfo
 	dunders  map[string]bool // dunders answered through dunder.go interfaces
 	inspect  []string
@@ -51,6 +52,7 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 	ti := &typeInfo{
 		name:    goTypeName(t),
 		methods: map[string]*callSig{},
+		props:   map[string]*callSig{},
 		fields:  map[string]*fieldInfo{},
 		dunders: map[string]bool{},
 	}
@@ -118,6 +120,12 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 	if t.Implements(reflect.TypeFor[ParamNamer]()) {
 		params = paramNames(t)
 	}
+	props := map[string]bool{}
+	if t.Implements(reflect.TypeFor[PropertyNamer]()) {
+		for _, n := range propertyNames(t) {
+			props[n] = true
+		}
+	}
 	for i := range t.NumMethod() {
 		m := t.Method(i)
 		if hidden[m.Name] {
@@ -130,10 +138,21 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 		if _, dup := ti.methods[py]; dup {
 			continue
 		}
-		ti.methods[py] = newCallSig(m.Func, m.Type, true, py, params[m.Name])
+		if _, dup := ti.props[py]; dup {
+			continue
+		}
+		sig := newCallSig(m.Func, m.Type, true, py, params[m.Name])
+		if props[m.Name] && sig.shape.takesNothing() {
+			ti.props[py] = sig
+			continue
+		}
+		ti.methods[py] = sig
 	}
 
 	for n := range ti.methods {
+		ti.dir = append(ti.dir, n)
+	}
+	for n := range ti.props {
 		ti.dir = append(ti.dir, n)
 	}
 	for n := range ti.fields {
@@ -177,6 +196,22 @@ func paramNames(t reflect.Type) (names map[string][]string) {
 	return v.Interface().(ParamNamer).RPyCParams()
 }
 
+// propertyNames calls RPyCProperties on a fresh zero value of t.
+func propertyNames(t reflect.Type) (names []string) {
+	defer func() {
+		if recover() != nil {
+			names = nil
+		}
+	}()
+	var v reflect.Value
+	if t.Kind() == reflect.Pointer {
+		v = reflect.New(t.Elem())
+	} else {
+		v = reflect.Zero(t)
+	}
+	return v.Interface().(PropertyNamer).RPyCProperties()
+}
+
 // object adapts a struct, a pointer to one, or any value with methods.
 type object struct {
 	orig any           // the value given to Wrap
@@ -207,6 +242,9 @@ func (o *object) Inspect() []string { return slices.Clone(o.ti.inspect) }
 func (o *object) GetAttr(ctx context.Context, name string) (any, error) {
 	if _, ok := o.ti.methods[name]; ok {
 		return &boundMethod{owner: o, name: name}, nil
+	}
+	if sig, ok := o.ti.props[name]; ok {
+		return sig.call(ctx, sig.fn, o.rv, nil, nil)
 	}
 	if f, ok := o.ti.fields[name]; ok {
 		fv, err := o.field(name, f)
@@ -265,6 +303,9 @@ func (o *object) SetAttr(ctx context.Context, name string, value any) error {
 		fv.Set(nv)
 		return nil
 	}
+	if _, ok := o.ti.props[name]; ok {
+		return attributeErrorf(name, "property '%s' of '%s' object has no setter", name, o.ti.name)
+	}
 	if _, ok := o.ti.methods[name]; ok {
 		return attributeErrorf(name, "'%s' object attribute '%s' is read-only", o.ti.name, name)
 	}
@@ -272,7 +313,9 @@ func (o *object) SetAttr(ctx context.Context, name string, value any) error {
 }
 
 func (o *object) DelAttr(ctx context.Context, name string) error {
-	if _, ok := o.ti.fields[name]; ok {
+	_, field := o.ti.fields[name]
+	_, prop := o.ti.props[name]
+	if field || prop {
 		return attributeErrorf(name, "property '%s' of '%s' object has no deleter", name, o.ti.name)
 	}
 	if _, ok := o.ti.methods[name]; ok {
@@ -293,6 +336,11 @@ func (o *object) CallAttr(ctx context.Context, name string, args codec.Tuple, kw
 	if sig, ok := o.ti.methods[name]; ok {
 		return sig.call(ctx, sig.fn, o.rv, args, kwargs)
 	}
+	_, prop := o.ti.props[name]
+	_, field := o.ti.fields[name]
+	if prop || field {
+		return o.callAttribute(ctx, name, args, kwargs)
+	}
 	if !o.ti.dunders[name] {
 		switch name {
 		case "__str__", "__repr__", "__hash__", "__eq__", "__ne__":
@@ -304,6 +352,25 @@ func (o *object) CallAttr(ctx context.Context, name string, args codec.Tuple, kw
 		return o.Call(ctx, args, kwargs)
 	}
 	return safely(func() (any, error) { return o.dunder(ctx, name, args, kwargs) })
+}
+
+// callAttribute is CALLATTR on a property or field: Python reads the
+// attribute and calls what it got.
+func (o *object) callAttribute(ctx context.Context, name string, args codec.Tuple, kwargs []Kwarg) (any, error) {
+	v, err := o.GetAttr(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case Object:
+		return x.Call(ctx, args, kwargs)
+	case *Proxy:
+		return x.CallKw(ctx, args, kwargs)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Func && !rv.IsNil() {
+		return Wrap(v).Call(ctx, args, kwargs)
+	}
+	return nil, typeErrorf("'%s' object is not callable", PyTypeName(v))
 }
 
 // dunder answers a dunder the type supports (ti.dunders).

@@ -37,6 +37,8 @@ import (
 //     in one round trip. Methods that implement the interfaces of dunder.go
 //     give Python operations instead of names, and the methods of an
 //     embedded sync.Mutex or sync.RWMutex are never exposed;
+//   - methods listed by PropertyNamer, read as attributes (c.value calls
+//     Value());
 //   - exported fields only when tagged `rpyc:"name"` (readable) or
 //     `rpyc:"name,rw"` (SETATTR allowed; conversions as in Convert). Field
 //     access is not synchronised with the methods: keep shared mutable

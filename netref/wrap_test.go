@@ -824,3 +824,54 @@ func TestWrapConcurrent(t *testing.T) {
 	_, err := g.CallAttr(ctx, "__next__", nil, nil)
 	require.NoError(t, err, "200 items left")
 }
+
+// Account has properties.
+type Account struct {
+	Owner   string `rpyc:"owner"`
+	balance int64
+	getter  func() int
+}
+
+func (a *Account) Balance() int64                         { return a.balance }
+func (a *Account) Limit(ctx context.Context) (int, error) { return 100, nil }
+func (a *Account) Deposit(n int64) int64                  { a.balance += n; return a.balance }
+func (a *Account) Getter() func() int                     { return a.getter }
+func (a *Account) RPyCProperties() []string {
+	return []string{"Balance", "Limit", "Deposit", "Getter"}
+}
+
+func TestWrapProperties(t *testing.T) {
+	ctx := context.Background()
+	a := &Account{Owner: "bob", balance: 5, getter: func() int { return 9 }}
+	o := Wrap(a)
+	v, err := o.GetAttr(ctx, "balance")
+	require.NoError(t, err)
+	require.Equal(t, int64(5), v)
+	v, err = o.GetAttr(ctx, "limit")
+	require.NoError(t, err)
+	require.Equal(t, 100, v)
+
+	// Deposit takes an argument: it stays a method.
+	m, err := o.GetAttr(ctx, "deposit")
+	require.NoError(t, err)
+	require.Equal(t, "builtins.method", m.(Object).TypeName())
+
+	// CALLATTR reads the attribute and calls it, as Python does.
+	_, err = o.CallAttr(ctx, "balance", nil, nil)
+	requirePyError(t, err, "TypeError", "'int' object is not callable")
+	_, err = o.CallAttr(ctx, "owner", nil, nil)
+	requirePyError(t, err, "TypeError", "'str' object is not callable")
+	v, err = o.CallAttr(ctx, "getter", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 9, v)
+
+	err = o.SetAttr(ctx, "balance", int64(1))
+	requirePyError(t, err, "AttributeError", "property 'balance' of 'Account' object has no setter")
+	err = o.DelAttr(ctx, "balance")
+	requirePyError(t, err, "AttributeError", "property 'balance' of 'Account' object has no deleter")
+	_, err = o.GetAttr(ctx, "r_py_c_properties")
+	requirePyError(t, err, "AttributeError", "")
+
+	dir, _ := o.Dir(ctx)
+	require.Equal(t, []string{"__doc__", "balance", "deposit", "getter", "limit", "owner"}, dir)
+}

@@ -1,0 +1,122 @@
+package codec
+
+import (
+	"testing"
+)
+
+// fmBenchGetroot is the 5.x GETROOT payload (seq 0).
+var fmBenchGetroot = []byte{0x12, 0x51, 0x50, 0x11, 0x53, 0x11, 0x51, 0x02}
+
+// fmBenchPayload returns n bytes of realistic mixed message data: a run of
+// brine-like bytes values of length i%256, each with a tag, a length byte
+// and varied content, so that level-1 zlib compresses it moderately.
+func fmBenchPayload(n int) []byte {
+	p := make([]byte, 0, n+300)
+	for i := 0; len(p) < n; i++ {
+		l := i % 256
+		p = append(p, 0x0e, byte(l))
+		for k := 0; k < l; k++ {
+			p = append(p, byte(i*7+k*k/3))
+		}
+	}
+	return p[:n]
+}
+
+func fmBenchFrame(b *testing.B, enc *FrameEncoder, payload []byte) []byte {
+	b.Helper()
+	f, err := enc.AppendFrame(nil, payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+func fmBenchEncode(b *testing.B, enc *FrameEncoder, payload []byte) {
+	buf := make([]byte, 0, 2*len(payload)+64)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		var err error
+		if buf, err = enc.AppendFrame(buf[:0], payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func fmBenchDecode(b *testing.B, frame []byte, payloadLen int) {
+	d := &FrameDecoder{}
+	n := 0
+	fn := func(p []byte) error { n += len(p); return nil }
+	b.ReportAllocs()
+	b.SetBytes(int64(payloadLen))
+	for b.Loop() {
+		if err := d.Feed(frame, fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n == 0 && payloadLen > 0 {
+		b.Fatal("no payload")
+	}
+}
+
+func BenchmarkFrameEncodeSmall(b *testing.B) {
+	fmBenchEncode(b, NewFrameEncoder(), fmBenchGetroot)
+}
+
+func BenchmarkFrameDecodeSmall(b *testing.B) {
+	fmBenchDecode(b, fmBenchFrame(b, NewFrameEncoder(), fmBenchGetroot), len(fmBenchGetroot))
+}
+
+func BenchmarkFrameEncodeBytes64KiB(b *testing.B) {
+	payload := fmBenchPayload(64 << 10)
+	b.Run("raw", func(b *testing.B) { fmBenchEncode(b, &FrameEncoder{Compress: false}, payload) })
+	b.Run("compressed", func(b *testing.B) { fmBenchEncode(b, NewFrameEncoder(), payload) })
+}
+
+func BenchmarkFrameDecodeBytes64KiB(b *testing.B) {
+	payload := fmBenchPayload(64 << 10)
+	b.Run("raw", func(b *testing.B) {
+		fmBenchDecode(b, fmBenchFrame(b, &FrameEncoder{Compress: false}, payload), len(payload))
+	})
+	b.Run("compressed", func(b *testing.B) {
+		fmBenchDecode(b, fmBenchFrame(b, NewFrameEncoder(), payload), len(payload))
+	})
+}
+
+func BenchmarkFrameEncodeCompressed1MiB(b *testing.B) {
+	fmBenchEncode(b, NewFrameEncoder(), fmBenchPayload(1<<20))
+}
+
+func BenchmarkFrameDecodeCompressed1MiB(b *testing.B) {
+	payload := fmBenchPayload(1 << 20)
+	frame := fmBenchFrame(b, NewFrameEncoder(), payload)
+	b.ReportMetric(float64(len(frame))/float64(len(payload)), "ratio")
+	fmBenchDecode(b, frame, len(payload))
+}
+
+// BenchmarkFrameDecodeStream feeds a stream of small frames in 1460-byte
+// pieces (one TCP segment each), so most frames straddle a boundary now and
+// then: the resumable path.
+func BenchmarkFrameDecodeStream(b *testing.B) {
+	enc := NewFrameEncoder()
+	var stream []byte
+	for i := 0; len(stream) < 64<<10; i++ {
+		var err error
+		if stream, err = enc.AppendFrame(stream, fmBenchPayload(8+i%200)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d := &FrameDecoder{}
+	fn := func([]byte) error { return nil }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(stream)))
+	for b.Loop() {
+		for p := stream; len(p) > 0; {
+			k := min(1460, len(p))
+			if err := d.Feed(p[:k], fn); err != nil {
+				b.Fatal(err)
+			}
+			p = p[k:]
+		}
+	}
+}
