@@ -51,3 +51,7 @@ bench:
 
 clean:
 	$(GO) clean -testcache -fuzzcache
+
+# serve runs rpyc-server with the CONFORMANCE service on 127.0.0.1:18861.
+serve:
+	$(GO) run ./cmd/rpyc-server

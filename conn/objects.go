@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"io"
 	"reflect"
 	"sync"
 
@@ -119,26 +120,38 @@ func (t *objectTable) objectFor(v any) netref.Object {
 	return netref.Wrap(v)
 }
 
-// release subtracts count sends (HANDLE_DEL); the entry goes at zero.
+// release subtracts count sends (HANDLE_DEL); the entry goes at zero, and
+// an object that holds resources (a paused generator) is closed.
 func (t *objectTable) release(id netref.IDPack, count int64) bool {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	k := objKey{id.Class, id.Instance}
 	e, ok := t.byID[k]
 	if !ok {
+		t.mu.Unlock()
 		return false
 	}
 	if count < 1 {
 		count = 1
 	}
 	e.sent -= count
-	if e.sent <= 0 {
+	dropped := e.sent <= 0
+	if dropped {
 		delete(t.byID, k)
 		if e.ident.t != nil {
 			delete(t.byIdent, e.ident)
 		}
 	}
+	t.mu.Unlock()
+	if dropped {
+		closeObject(e.obj)
+	}
 	return true
+}
+
+func closeObject(o netref.Object) {
+	if c, ok := o.(io.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 func (t *objectTable) len() int {
@@ -149,9 +162,16 @@ func (t *objectTable) len() int {
 
 func (t *objectTable) clear() {
 	t.mu.Lock()
+	entries := make([]*localEntry, 0, len(t.byID))
+	for _, e := range t.byID {
+		entries = append(entries, e)
+	}
 	clear(t.byID)
 	clear(t.byIdent)
 	t.mu.Unlock()
+	for _, e := range entries {
+		closeObject(e.obj)
+	}
 }
 
 // keyError is the exception for an id_pack that is not (or no longer) in the
