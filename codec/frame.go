@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Channel framing (PROTOCOL.md §3): every message travels in one frame
@@ -48,9 +49,10 @@ const (
 // oversize path without building a 4 GiB payload.
 var frameBodyLimit uint64 = MaxFrameBody
 
-// maxRetainedBuffer is the largest scratch or inflate buffer an encoder or
-// decoder keeps for reuse after a frame; larger ones are released so that
-// one huge frame does not pin its memory for the life of a connection.
+// maxRetainedBuffer is the largest buffer (compression scratch, partial
+// frame, inflate buffer) kept for reuse after a frame; larger ones are
+// released so that one huge frame does not pin its memory for the life of a
+// connection.
 const maxRetainedBuffer = 4 << 20
 
 // FrameLimits bounds what a FrameDecoder accepts. A zero or negative field
@@ -63,8 +65,9 @@ type FrameLimits struct {
 	MaxFrame int
 	// MaxDecompressed limits the payload a compressed frame may inflate to.
 	// Inflating past it fails with an error wrapping
-	// ErrDecompressedTooLarge; the decoder never allocates more than about
-	// this much for one payload.
+	// ErrDecompressedTooLarge; the inflate buffer never grows beyond
+	// MaxDecompressed+1 bytes, so a zlib bomb costs at most about twice the
+	// limit in allocations.
 	MaxDecompressed int
 }
 
@@ -124,9 +127,10 @@ func (e *FrameError) Unwrap() []error {
 	return []error{e.Err}
 }
 
-// FrameEncoder builds frames. It keeps a zlib writer and a scratch buffer
-// for reuse, so after warm-up encoding allocates nothing. A FrameEncoder is
-// not safe for concurrent use.
+// FrameEncoder builds frames. Its zlib writers and compression scratch
+// buffers come from a package-wide pool, so after warm-up encoding allocates
+// nothing and an idle encoder holds no memory. A FrameEncoder may be used by
+// several goroutines at once (each frame is built in the caller's buffer).
 //
 // The zero value never compresses; NewFrameEncoder returns one that
 // compresses as Python does.
@@ -137,9 +141,6 @@ type FrameEncoder struct {
 	// accepts uncompressed frames of any size, so turning it off is always
 	// safe.
 	Compress bool
-
-	zw   *zlib.Writer
-	sink frameSink
 }
 
 // NewFrameEncoder returns a FrameEncoder with compression on (Python's
@@ -154,8 +155,8 @@ func NewFrameEncoder() *FrameEncoder {
 // len(payload)+6 bytes.
 //
 // A frame whose body would exceed MaxFrameBody (4 GiB − 1) cannot be sent:
-// AppendFrame then returns dst unchanged and an error wrapping
-// ErrFrameTooLarge.
+// AppendFrame then returns the buffer without the frame (dst's content) and
+// an error wrapping ErrFrameTooLarge.
 func (e *FrameEncoder) AppendFrame(dst, payload []byte) ([]byte, error) {
 	buf, start := e.Begin(dst)
 	buf = append(buf, payload...)
@@ -207,25 +208,36 @@ func (e *FrameEncoder) Finish(buf []byte, start int) ([]byte, error) {
 	return append(buf, FrameTrailer), nil
 }
 
+// deflater is a pooled zlib writer with the buffer it writes to.
+type deflater struct {
+	zw   *zlib.Writer
+	sink frameSink
+}
+
+var deflaters sync.Pool // *deflater
+
 // compress replaces buf[body:] with its zlib (level 1) compression.
 func (e *FrameEncoder) compress(buf []byte, body int) ([]byte, error) {
-	e.sink.b = e.sink.b[:0]
-	if e.zw == nil {
-		zw, err := zlib.NewWriterLevel(&e.sink, CompressionLevel)
+	df, _ := deflaters.Get().(*deflater)
+	if df == nil {
+		df = new(deflater)
+		zw, err := zlib.NewWriterLevel(&df.sink, CompressionLevel)
 		if err != nil { // only for an invalid level
 			return buf, err
 		}
-		e.zw = zw
+		df.zw = zw
 	} else {
-		e.zw.Reset(&e.sink)
+		df.zw.Reset(&df.sink)
 	}
+	df.sink.b = df.sink.b[:0]
 	// Writes to a frameSink cannot fail.
-	_, _ = e.zw.Write(buf[body:])
-	_ = e.zw.Close()
-	buf = append(buf[:body], e.sink.b...)
-	if cap(e.sink.b) > maxRetainedBuffer {
-		e.sink.b = nil
+	_, _ = df.zw.Write(buf[body:])
+	_ = df.zw.Close()
+	buf = append(buf[:body], df.sink.b...)
+	if cap(df.sink.b) > maxRetainedBuffer {
+		df.sink.b = nil
 	}
+	deflaters.Put(df)
 	return buf, nil
 }
 

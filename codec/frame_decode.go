@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 )
 
 const (
@@ -37,10 +38,16 @@ type FrameDecoder struct {
 	body   []byte                // partial body+trailer, reused
 	err    error                 // sticky error
 
-	zr  io.ReadCloser // zlib reader, reused through zlib.Resetter
-	br  bytes.Reader  // source of zr
-	out []byte        // inflate buffer, reused
+	out []byte // inflate buffer, reused
 }
+
+// inflater is a pooled zlib reader with the reader of its input.
+type inflater struct {
+	br bytes.Reader
+	zr io.ReadCloser // implements zlib.Resetter
+}
+
+var inflaters sync.Pool // *inflater
 
 // NewFrameDecoder returns a FrameDecoder with the given limits (zero fields
 // mean the defaults).
@@ -57,7 +64,8 @@ func NewFrameDecoder(l FrameLimits) *FrameDecoder {
 // The payload is only valid until fn returns: it is either a subslice of p
 // (a frame that lies entirely within p is never copied) or the decoder's
 // internal buffer, which the next frame overwrites. fn must copy whatever it
-// keeps and must not call Feed. Feed does not retain p.
+// keeps and must not call Feed. A nil fn discards the payloads (compressed
+// ones are still inflated and checked). Feed does not retain p.
 //
 // Errors: a header announcing more than Limits.MaxFrame fails at once with
 // a *FrameError wrapping ErrFrameTooLarge (nothing of the body is
@@ -182,6 +190,9 @@ func (d *FrameDecoder) deliver(body []byte, flag byte, lim FrameLimits, fn func(
 			return err
 		}
 	}
+	if fn == nil {
+		return nil
+	}
 	return fn(body)
 }
 
@@ -189,14 +200,22 @@ func (d *FrameDecoder) deliver(body []byte, flag byte, lim FrameLimits, fn func(
 // buffer, never growing it beyond limit+1 bytes. Bytes after the end of the
 // zlib stream are ignored, as Python's zlib.decompress does.
 func (d *FrameDecoder) inflate(body []byte, limit int) ([]byte, error) {
-	d.br.Reset(body)
-	if d.zr == nil {
-		zr, err := zlib.NewReader(&d.br)
+	inf, _ := inflaters.Get().(*inflater)
+	if inf == nil {
+		inf = new(inflater)
+	}
+	defer func() {
+		inf.br.Reset(nil) // do not pin body in the pool
+		inflaters.Put(inf)
+	}()
+	inf.br.Reset(body)
+	if inf.zr == nil {
+		zr, err := zlib.NewReader(&inf.br)
 		if err != nil {
 			return nil, corruptFrameError(len(body), err)
 		}
-		d.zr = zr
-	} else if err := d.zr.(zlib.Resetter).Reset(&d.br, nil); err != nil {
+		inf.zr = zr
+	} else if err := inf.zr.(zlib.Resetter).Reset(&inf.br, nil); err != nil {
 		return nil, corruptFrameError(len(body), err)
 	}
 	out := d.out[:0]
@@ -220,7 +239,7 @@ func (d *FrameDecoder) inflate(body []byte, limit int) ([]byte, error) {
 			copy(grown, out)
 			out = grown
 		}
-		n, err := d.zr.Read(out[len(out):cap(out)])
+		n, err := inf.zr.Read(out[len(out):cap(out)])
 		out = out[:len(out)+n]
 		if len(out) > limit {
 			return nil, &FrameError{Err: ErrDecompressedTooLarge, Size: int64(len(out)), Limit: int64(limit)}
