@@ -41,6 +41,10 @@ type Config struct {
 	// Service is what a dialled connection exposes (Dial, NewNetConn with a
 	// nil service argument use it); nil means the void service.
 	Service Service
+	// ConnID, when non-zero, is the connection's ID (a server that spreads
+	// connections over processes numbers them itself); otherwise a
+	// process-wide counter assigns it.
+	ConnID uint64
 	// Logger receives connection-level events; zerolog.Nop() by default.
 	Logger zerolog.Logger
 }
@@ -80,6 +84,9 @@ func WithSetattr(allow bool) Option {
 
 // WithLimits sets the frame limits.
 func WithLimits(l codec.FrameLimits) Option { return func(c *Config) { c.Limits = l } }
+
+// WithConnID sets the connection's ID (see Config.ConnID).
+func WithConnID(id uint64) Option { return func(c *Config) { c.ConnID = id } }
 
 // WithConfig replaces the whole configuration.
 func WithConfig(cfg Config) Option { return func(c *Config) { *c = cfg } }

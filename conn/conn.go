@@ -62,6 +62,13 @@ type Conn struct {
 	rootMu    sync.Mutex
 	rootProxy *netref.Proxy
 
+	// Requests that arrive before Service.Attach has returned wait here, so
+	// an on-connect hook can call the peer while its replies are read.
+	attachMu   sync.Mutex
+	attached   atomic.Bool
+	early      []earlyRequest
+	attachDone chan struct{}
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -102,23 +109,61 @@ func New(t Transport, svc Service, opts ...Option) (*Conn, error) {
 		objs:    newObjectTable(),
 		proxies: make(map[netref.IDPack]weak.Pointer[netref.Proxy]),
 		done:    make(chan struct{}),
+
+		attachDone: make(chan struct{}),
 	}
 	c.enc.Compress = cfg.Compress
+	if cfg.ConnID != 0 {
+		c.id = cfg.ConnID
+	}
 	if c.exec == nil {
 		c.exec = dispatch.Goroutines{}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(context.Background(), ctxKey{}, c))
-	root, err := svc.Attach(c)
-	if err != nil {
-		c.cancel()
-		return nil, fmt.Errorf("conn: service attach: %w", err)
-	}
-	c.root = root
+	go c.attach()
 	return c, nil
 }
 
-// ID is a number that identifies the connection within this process; it is
-// never reused.
+type earlyRequest struct {
+	seq  int64
+	args any
+}
+
+// attach runs the service's Attach (its on-connect hook) on a goroutine of
+// its own while the connection already reads, then serves the requests that
+// arrived meanwhile, in order.
+func (c *Conn) attach() {
+	root, err := c.svc.Attach(c)
+	if err != nil {
+		close(c.attachDone)
+		c.cfg.Logger.Warn().Err(err).Uint64("conn", c.id).Msg("service refused the connection")
+		c.shutdown(fmt.Errorf("conn: service attach: %w", err), false)
+		return
+	}
+	c.root = root // published to handlers by attached.Store below
+	c.attachMu.Lock()
+	for len(c.early) > 0 {
+		q := c.early
+		c.early = nil
+		c.attachMu.Unlock()
+		for _, r := range q {
+			if err := c.dispatchRequest(r.seq, r.args, direct); err != nil {
+				c.failFeed(err)
+			}
+		}
+		c.attachMu.Lock()
+	}
+	c.attached.Store(true)
+	c.attachMu.Unlock()
+	close(c.attachDone)
+}
+
+// AttachDone is closed once the service's Attach (on-connect hook) has
+// returned.
+func (c *Conn) AttachDone() <-chan struct{} { return c.attachDone }
+
+// ID is a number that identifies the connection; it is never reused within
+// this process (or within a server that assigns IDs with WithConnID).
 func (c *Conn) ID() uint64 { return c.id }
 
 // Context is cancelled when the connection closes; it carries the Conn
@@ -172,15 +217,22 @@ func (c *Conn) Feed(p []byte) error {
 		return c.closeErrOr(ErrClosed)
 	}
 	if err := c.fdec.Feed(p, c.handlePayload); err != nil {
-		if errors.Is(err, errCloseRequested) {
-			c.shutdown(ErrPeerClosed, false)
-			return ErrPeerClosed
-		}
-		c.cfg.Logger.Warn().Err(err).Uint64("conn", c.id).Msg("protocol error, closing connection")
-		c.shutdown(err, false)
-		return err
+		return c.failFeed(err)
 	}
 	return nil
+}
+
+// failFeed closes the connection after an error while reading.
+func (c *Conn) failFeed(err error) error {
+	if errors.Is(err, errCloseRequested) {
+		c.shutdown(ErrPeerClosed, false)
+		return ErrPeerClosed
+	}
+	if !c.closed.Load() {
+		c.cfg.Logger.Warn().Err(err).Uint64("conn", c.id).Msg("protocol error, closing connection")
+	}
+	c.shutdown(err, false)
+	return err
 }
 
 // FeedEOF tells the connection that the peer's stream ended (err may be nil
@@ -211,7 +263,7 @@ func (c *Conn) shutdown(cause error, sendClose bool) {
 	c.closeOnce.Do(func() {
 		if sendClose {
 			// Best effort: the peer may already be gone.
-			_ = c.sendRequest(c.pending.NextSeq(), netref.HandleClose, nil)
+			_ = c.sendRequest(c.pending.NextSeq(), netref.HandleClose, nil, direct)
 		}
 		c.closeErr = cause // published by the store below
 		c.closed.Store(true)
@@ -222,8 +274,15 @@ func (c *Conn) shutdown(cause error, sendClose bool) {
 		c.pmu.Lock()
 		clear(c.proxies)
 		c.pmu.Unlock()
-		c.svc.Detach(c)
-		close(c.done)
+		// Detach runs once Attach has returned (it fails fast now that
+		// pending calls have failed), off the caller's goroutine.
+		go func() {
+			<-c.attachDone
+			if c.root != nil {
+				c.svc.Detach(c)
+			}
+			close(c.done)
+		}()
 	})
 }
 

@@ -46,6 +46,21 @@ func (c *Conn) handlePayload(payload []byte) error {
 }
 
 func (c *Conn) handleRequest(seq int64, args any) error {
+	if !c.attached.Load() {
+		c.attachMu.Lock()
+		if !c.attached.Load() {
+			c.early = append(c.early, earlyRequest{seq, args})
+			c.attachMu.Unlock()
+			return nil
+		}
+		c.attachMu.Unlock()
+	}
+	return c.dispatchRequest(seq, args, queued)
+}
+
+// dispatchRequest serves a request: inline for handlers that never wait on
+// the peer, on the executor otherwise. mode is how the caller may send.
+func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode) error {
 	t, ok := args.(codec.Tuple)
 	if !ok || len(t) != 2 {
 		return fmt.Errorf("%w: request args are not (handler, args)", ErrProtocol)
@@ -58,40 +73,40 @@ func (c *Conn) handleRequest(seq int64, args any) error {
 	case netref.HandleClose:
 		return errCloseRequested
 	case netref.HandleDel:
-		c.handleDel(seq, t[1])
+		c.handleDel(seq, t[1], mode)
 		return nil
 	}
 	h := lookupHandler(code)
 	if h == nil {
-		c.sendException(seq, codec.NewPyError("KeyError", code))
+		c.sendException(seq, codec.NewPyError("KeyError", code), mode)
 		return nil
 	}
 	v, err := c.unbox(t[1])
 	if err != nil {
-		c.sendException(seq, err)
+		c.sendException(seq, err, mode)
 		return nil
 	}
 	a, ok := v.(codec.Tuple)
 	if !ok {
-		c.sendException(seq, codec.NewPyError("TypeError", "handler arguments must be a tuple"))
+		c.sendException(seq, codec.NewPyError("TypeError", "handler arguments must be a tuple"), mode)
 		return nil
 	}
 	if len(a) < h.min || len(a) > h.max {
 		c.sendException(seq, codec.NewPyError("TypeError",
-			fmt.Sprintf("%s takes %d to %d arguments (%d given)", h.name, h.min, h.max, len(a))))
+			fmt.Sprintf("%s takes %d to %d arguments (%d given)", h.name, h.min, h.max, len(a))), mode)
 		return nil
 	}
 	if h.inline {
-		c.serve(seq, h, a)
+		c.serve(seq, h, a, mode)
 		return nil
 	}
-	c.exec.Execute(func() { c.serve(seq, h, a) })
+	c.exec.Execute(func() { c.serve(seq, h, a, direct) })
 	return nil
 }
 
 // serve runs one handler and sends its reply; a panic becomes an exception
 // reply and never reaches the executor.
-func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple) {
+func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode) {
 	var (
 		res any
 		err error
@@ -107,15 +122,15 @@ func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple) {
 		res, err = h.fn(c, c.ctx, a)
 	}()
 	if err != nil {
-		c.sendException(seq, err)
+		c.sendException(seq, err, mode)
 		return
 	}
-	c.sendReply(seq, res)
+	c.sendReply(seq, res, mode)
 }
 
 // handleDel applies a release at once, so that it is visible to every later
 // request of the peer.
-func (c *Conn) handleDel(seq int64, boxed any) {
+func (c *Conn) handleDel(seq int64, boxed any, mode sendMode) {
 	// (2, ((3, id_pack), (1, count))) or (1, (...)) when hand-made.
 	var id netref.IDPack
 	count := int64(1)
@@ -135,10 +150,10 @@ func (c *Conn) handleDel(seq int64, boxed any) {
 		}
 	}
 	if id.Name == "" && id.Class == 0 && id.Instance == 0 || !c.objs.release(id, count) {
-		c.sendException(seq, keyError(id))
+		c.sendException(seq, keyError(id), mode)
 		return
 	}
-	c.sendReply(seq, nil)
+	c.sendReply(seq, nil, mode)
 }
 
 func (c *Conn) vinegarOptions() codec.VinegarOptions {
@@ -149,22 +164,22 @@ func (c *Conn) vinegarOptions() codec.VinegarOptions {
 	return codec.VinegarOptions{IncludeTraceback: c.cfg.IncludeTraceback, Version: v}
 }
 
-func (c *Conn) sendReply(seq int64, v any) {
-	err := c.send(codec.MsgReply, seq, func(dst []byte) ([]byte, error) { return c.appendBox(dst, v) })
+func (c *Conn) sendReply(seq int64, v any, mode sendMode) {
+	err := c.send(codec.MsgReply, seq, mode, func(dst []byte) ([]byte, error) { return c.appendBox(dst, v) })
 	if err != nil && !c.closed.Load() {
-		c.sendException(seq, err)
+		c.sendException(seq, err, mode)
 	}
 }
 
-func (c *Conn) sendException(seq int64, e error) {
+func (c *Conn) sendException(seq int64, e error, mode sendMode) {
 	opt := c.vinegarOptions()
-	_ = c.send(codec.MsgException, seq, func(dst []byte) ([]byte, error) {
+	_ = c.send(codec.MsgException, seq, mode, func(dst []byte) ([]byte, error) {
 		return codec.Append(dst, codec.DumpError(e, opt))
 	})
 }
 
-func (c *Conn) sendRequest(seq int64, handler int, args []any) error {
-	return c.send(codec.MsgRequest, seq, func(dst []byte) ([]byte, error) {
+func (c *Conn) sendRequest(seq int64, handler int, args []any, mode sendMode) error {
+	return c.send(codec.MsgRequest, seq, mode, func(dst []byte) ([]byte, error) {
 		dst = codec.AppendTupleHeader(dst, 2)
 		dst = codec.AppendInt(dst, int64(handler))
 		return c.appendBox(dst, codec.Tuple(args))
@@ -174,9 +189,31 @@ func (c *Conn) sendRequest(seq int64, handler int, args []any) error {
 // maxKeptWriteBuf is the largest write buffer kept between messages.
 const maxKeptWriteBuf = 256 << 10
 
+// sendMode says whether a send may wait for the transport.
+type sendMode bool
+
+const (
+	// direct: the sender is a goroutine that may wait for the socket.
+	direct sendMode = false
+	// queued: the sender must not wait (the goroutine feeding the
+	// connection, or the runtime's cleanup goroutine): the frame is queued
+	// when the transport can queue (QueueingTransport).
+	queued sendMode = true
+)
+
+// QueueingTransport is a Transport that can also queue a write without ever
+// waiting for the socket. The connection queues the replies it sends from
+// the goroutine that feeds it, so that it never stops reading because it is
+// writing (two peers blocked writing to each other would deadlock).
+// Transports that never block (a reactor's) need not implement it.
+type QueueingTransport interface {
+	Transport
+	Queue(b []byte) error
+}
+
 // send encodes one message into the write buffer and hands the frame to the
 // transport. body appends the message's args value.
-func (c *Conn) send(msg uint8, seq int64, body func([]byte) ([]byte, error)) error {
+func (c *Conn) send(msg uint8, seq int64, mode sendMode, body func([]byte) ([]byte, error)) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closed.Load() {
@@ -189,7 +226,11 @@ func (c *Conn) send(msg uint8, seq int64, body func([]byte) ([]byte, error)) err
 		buf, err = c.enc.Finish(buf, start)
 	}
 	if err == nil {
-		err = c.t.Write(buf)
+		if qt, ok := c.t.(QueueingTransport); ok && mode == queued {
+			err = qt.Queue(buf)
+		} else {
+			err = c.t.Write(buf)
+		}
 		if err != nil {
 			err = fmt.Errorf("conn: write: %w", err)
 		}

@@ -5,15 +5,117 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 )
 
-// netTransport writes frames to a net.Conn.
-type netTransport struct{ nc net.Conn }
+// netTransport writes frames to a net.Conn. One goroutine at a time owns
+// the socket for writing; frames handed over meanwhile are appended to a
+// pending buffer that the owner writes next, so concurrent replies go out
+// batched, several frames per syscall.
+type netTransport struct {
+	nc   net.Conn
+	mu   sync.Mutex
+	cond sync.Cond
+	busy bool   // a goroutine is writing to nc
+	pend []byte // frames waiting for the writer
+	next []byte // the writer's spare buffer
+	err  error  // the first write error; final
+}
 
-func (t netTransport) Write(b []byte) error { _, err := t.nc.Write(b); return err }
-func (t netTransport) Close() error         { return t.nc.Close() }
-func (t netTransport) RemoteAddr() net.Addr { return t.nc.RemoteAddr() }
+// maxPending bounds the bytes waiting for the socket; a Write beyond it waits
+// (back-pressure on the handlers of a peer that does not read).
+const maxPending = 4 << 20
+
+func newNetTransport(nc net.Conn) *netTransport {
+	t := &netTransport{nc: nc}
+	t.cond.L = &t.mu
+	return t
+}
+
+// Write writes b, itself when the socket is free (no copy), otherwise by
+// queueing a copy behind the current writer. It waits while more than
+// maxPending bytes are queued.
+func (t *netTransport) Write(b []byte) error {
+	t.mu.Lock()
+	for t.busy && len(t.pend) > maxPending && t.err == nil {
+		t.cond.Wait()
+	}
+	if t.err != nil {
+		err := t.err
+		t.mu.Unlock()
+		return err
+	}
+	if t.busy {
+		t.pend = append(t.pend, b...)
+		t.mu.Unlock()
+		return nil
+	}
+	t.busy = true
+	t.mu.Unlock()
+	_, err := t.nc.Write(b)
+	return t.drain(err)
+}
+
+// Queue queues a copy of b and never waits: if no goroutine is writing, a new
+// one takes over the socket.
+func (t *netTransport) Queue(b []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return t.err
+	}
+	t.pend = append(t.pend, b...)
+	if !t.busy {
+		t.busy = true
+		go t.drain(nil) //nolint:errcheck // the error is kept in t.err
+	}
+	return nil
+}
+
+// drain writes what is pending until nothing is, then gives up the socket.
+func (t *netTransport) drain(err error) error {
+	for {
+		t.mu.Lock()
+		if err != nil && t.err == nil {
+			t.err = err
+		}
+		if t.err != nil || len(t.pend) == 0 {
+			t.busy = false
+			t.pend = t.pend[:0]
+			err = t.err
+			t.cond.Broadcast()
+			t.mu.Unlock()
+			return err
+		}
+		buf := t.pend
+		t.pend = t.next[:0]
+		t.cond.Broadcast()
+		t.mu.Unlock()
+
+		_, err = t.nc.Write(buf)
+
+		t.mu.Lock()
+		if cap(buf) <= maxKeptWriteBuf {
+			t.next = buf[:0]
+		} else {
+			t.next = nil
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *netTransport) Close() error {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = net.ErrClosed
+	}
+	t.cond.Broadcast()
+	t.mu.Unlock()
+	return t.nc.Close()
+}
+
+func (t *netTransport) RemoteAddr() net.Addr { return t.nc.RemoteAddr() }
 
 // readBufSize is the read chunk of the net.Conn loop (Python's STREAM_CHUNK
 // is 64000).
@@ -23,7 +125,7 @@ const readBufSize = 64 << 10
 // connection exposing svc (void when nil) and starts reading it on a
 // goroutine of its own. The connection closes when the stream ends.
 func NewNetConn(nc net.Conn, svc Service, opts ...Option) (*Conn, error) {
-	c, err := New(netTransport{nc}, svc, opts...)
+	c, err := New(newNetTransport(nc), svc, opts...)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -36,7 +138,7 @@ func NewNetConn(nc net.Conn, svc Service, opts ...Option) (*Conn, error) {
 // goroutine (a server's per-connection goroutine). It returns why the
 // connection ended (nil for a clean close by either side).
 func ServeNetConn(nc net.Conn, svc Service, opts ...Option) error {
-	c, err := New(netTransport{nc}, svc, opts...)
+	c, err := New(newNetTransport(nc), svc, opts...)
 	if err != nil {
 		nc.Close()
 		return err

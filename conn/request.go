@@ -37,7 +37,7 @@ func (c *Conn) RequestAsync(handler int, args ...any) (*dispatch.AsyncResult, er
 	if err != nil {
 		return nil, err
 	}
-	if err := c.sendRequest(seq, handler, args); err != nil {
+	if err := c.sendRequest(seq, handler, args, direct); err != nil {
 		c.pending.Cancel(seq)
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (c *Conn) RequestAsync(handler int, args ...any) (*dispatch.AsyncResult, er
 // Notify sends a request whose reply is not awaited (events, fire and
 // forget); the reply, when it comes, is dropped.
 func (c *Conn) Notify(handler int, args ...any) error {
-	return c.sendRequest(c.pending.NextSeq(), handler, args)
+	return c.sendRequest(c.pending.NextSeq(), handler, args, direct)
 }
 
 // Release sends HANDLE_DEL for count references to the peer's object id. It
@@ -57,8 +57,8 @@ func (c *Conn) Release(id netref.IDPack, count int64) {
 	if c.closed.Load() || count <= 0 {
 		return
 	}
-	proxyArg := releasedRef{id}
-	_ = c.Notify(netref.HandleDel, proxyArg, count)
+	// Called from the runtime's cleanup goroutine too: never wait.
+	_ = c.sendRequest(c.pending.NextSeq(), netref.HandleDel, []any{releasedRef{id}, count}, queued)
 }
 
 // releasedRef boxes as LOCAL_REF of an id without a live proxy.

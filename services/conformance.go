@@ -391,27 +391,29 @@ func (*CounterClass) Call(_ context.Context, args codec.Tuple, kwargs []netref.K
 	if numKind(start) != 'i' {
 		return nil, codec.Errorf("TypeError", "Counter() argument 'start' must be int, not %s", pyTypeName(start))
 	}
-	return NewCounter(start).Object(), nil
+	return NewCounter(start), nil
 }
 
 // String describes the class.
 func (*CounterClass) String() string { return "<class 'Counter'>" }
 
 // Counter is the CONFORMANCE counter: incr(by=1), reset(), the value
-// attribute and str "Counter(<value>)". Safe for concurrent use.
+// attribute and str "Counter(<value>)". Values are Python ints of any size.
+// Safe for concurrent use.
 type Counter struct {
 	mu    sync.Mutex
 	value any // int64 or *big.Int
-
-	objOnce sync.Once
-	obj     netref.Object
 }
 
-// NewCounter returns a counter starting at start (a Python int).
+// NewCounter returns a counter starting at start (a Python int: int64 or
+// *big.Int).
 func NewCounter(start any) *Counter { return &Counter{value: start} }
 
 // RPyCParams names incr's parameter.
 func (*Counter) RPyCParams() map[string][]string { return map[string][]string{"Incr": {"by"}} }
+
+// RPyCProperties makes Value the value attribute.
+func (*Counter) RPyCProperties() []string { return []string{"Value"} }
 
 // Incr adds by (1 when omitted) and returns the new value.
 func (c *Counter) Incr(by ...any) (any, error) {
@@ -438,47 +440,15 @@ func (c *Counter) Reset() {
 	c.mu.Unlock()
 }
 
-// load returns the current value.
-func (c *Counter) load() any {
+// Value returns the current value.
+func (c *Counter) Value() any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.value
 }
 
 // String is "Counter(<value>)".
-func (c *Counter) String() string { return fmt.Sprintf("Counter(%v)", c.load()) }
-
-// Object returns the adapter the peer talks to: the counter as netref.Wrap
-// adapts it, plus the value attribute read under the counter's lock (a
-// tagged field would be read without it). It is the same Object every
-// time, so the counter keeps one identity on the wire.
-func (c *Counter) Object() netref.Object {
-	c.objOnce.Do(func() { c.obj = &counterObject{Object: netref.Wrap(c), c: c} })
-	return c.obj
-}
-
-// counterObject adds the value attribute to a Counter's adapter.
-type counterObject struct {
-	netref.Object
-	c *Counter
-}
-
-func (o *counterObject) GetAttr(ctx context.Context, name string) (any, error) {
-	if name == "value" {
-		return o.c.load(), nil
-	}
-	return o.Object.GetAttr(ctx, name)
-}
-
-func (o *counterObject) Dir(ctx context.Context) ([]string, error) {
-	names, err := o.Object.Dir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names = append(slices.Clone(names), "value")
-	slices.Sort(names)
-	return names, nil
-}
+func (c *Counter) String() string { return fmt.Sprintf("Counter(%v)", c.Value()) }
 
 // Mapping is a read-only dict-like object passed by reference: m[k], len,
 // in, iteration over the keys in order, keys(), items(), get(k[, d]). A

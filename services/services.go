@@ -47,7 +47,8 @@ type Service struct {
 	shared  any                             // New: one value for every connection
 	factory func(c *conn.Conn) (any, error) // PerConn: a value per connection
 
-	nameOnce sync.Once
+	nameMu   sync.Mutex
+	resolved bool
 	nameFn   func() string
 	aliasFn  func() codec.Tuple
 	opts     options
@@ -63,8 +64,8 @@ type options struct {
 	aliases []string
 }
 
-// WithName sets the service name (upper-cased), overriding the name derived
-// from the Go type. It is also the first alias.
+// WithName sets the service name (upper-cased), replacing the name derived
+// from the Go type; with WithAliases it is put first among the aliases.
 func WithName(name string) Option {
 	return func(o *options) { o.name = strings.ToUpper(name) }
 }
@@ -129,21 +130,31 @@ func (s *Service) init(opts []Option) {
 	}
 }
 
-// resolveNames fixes the name and aliases once, from the options and the
-// Go type t (nil when unknown).
+// resolveNames fixes the name and aliases, once they can be known: from
+// the options, else from the Go type t (nil while unknown: a PerConn
+// service whose factory returns an interface type, before its first
+// connection).
 func (s *Service) resolveNames(t reflect.Type) {
-	s.nameOnce.Do(func() {
-		aliases := slices.Clone(s.opts.aliases)
-		if len(aliases) == 0 {
-			aliases = []string{DefaultName(t)}
-		}
-		if s.opts.name != "" {
-			aliases = slices.DeleteFunc(aliases, func(a string) bool { return a == s.opts.name })
-			aliases = append([]string{s.opts.name}, aliases...)
-		}
-		s.aliases = aliases
-		s.name = aliases[0]
-	})
+	s.nameMu.Lock()
+	defer s.nameMu.Unlock()
+	if s.resolved {
+		return
+	}
+	aliases := slices.Clone(s.opts.aliases)
+	switch {
+	case len(aliases) == 0 && s.opts.name != "":
+		aliases = []string{s.opts.name}
+	case len(aliases) == 0 && t == nil:
+		return // not known yet
+	case len(aliases) == 0:
+		aliases = []string{DefaultName(t)}
+	case s.opts.name != "":
+		aliases = slices.DeleteFunc(aliases, func(a string) bool { return a == s.opts.name })
+		aliases = append([]string{s.opts.name}, aliases...)
+	}
+	s.aliases = aliases
+	s.name = aliases[0]
+	s.resolved = true
 }
 
 // DefaultName is the service name RPyC would give a class named like the Go
@@ -164,15 +175,20 @@ func DefaultName(t reflect.Type) string {
 	return strings.TrimSuffix(n, "SERVICE")
 }
 
-// Name returns the service name: the first alias.
+// Name returns the service name: the first alias. It is "" for a PerConn
+// service named after an interface type until its first connection.
 func (s *Service) Name() string {
 	s.resolveNames(nil)
+	s.nameMu.Lock()
+	defer s.nameMu.Unlock()
 	return s.name
 }
 
 // Aliases returns the service's aliases, the name first (a copy).
 func (s *Service) Aliases() []string {
 	s.resolveNames(nil)
+	s.nameMu.Lock()
+	defer s.nameMu.Unlock()
 	return slices.Clone(s.aliases)
 }
 
