@@ -227,3 +227,26 @@ func TestPeerCloseRequest(t *testing.T) {
 	<-server.Done()
 	require.True(t, errors.Is(server.Err(), ErrPeerClosed) || errors.Is(server.Err(), dispatch.ErrClosed))
 }
+
+func TestAsyncAndTimed(t *testing.T) {
+	r := &testRoot{release: make(chan struct{})}
+	client, _ := pipePair(t, r)
+	ctx := ctxT(t)
+	root := mustRoot(t, client)
+
+	res, err := root.CallMethodAsync("echo", "later")
+	require.NoError(t, err)
+	got := make(chan any, 1)
+	res.Then(func(v any, err error) { got <- v })
+	v, err := res.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "later", v)
+	require.Equal(t, "later", <-got)
+	require.True(t, res.Ready())
+
+	timed, err := root.CallMethodTimed(20*time.Millisecond, "block")
+	require.NoError(t, err)
+	require.ErrorIs(t, timed.Wait(ctx), dispatch.ErrExpired)
+	require.True(t, timed.Expired())
+	close(r.release)
+}
