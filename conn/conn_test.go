@@ -250,3 +250,27 @@ func TestAsyncAndTimed(t *testing.T) {
 	require.True(t, timed.Expired())
 	close(r.release)
 }
+
+// TestRPyC6Layout: a client speaking the 6.x message layout is detected on
+// its first frame and answered in that layout, callbacks included.
+func TestRPyC6Layout(t *testing.T) {
+	a, b := net.Pipe()
+	server, err := NewNetConn(a, rootService{&testRoot{}}) // default 5.x until the peer speaks
+	require.NoError(t, err)
+	client, err := NewNetConn(b, nil, WithFormat(codec.FormatV6))
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close(); server.Close() })
+	ctx := ctxT(t)
+	got, err := client.Call(ctx, "echo", "six")
+	require.NoError(t, err)
+	require.Equal(t, "six", got)
+	require.Equal(t, codec.FormatV6, server.Format())
+	root := mustRoot(t, client)
+	n, err := root.CallMethod(ctx, "twice", func(x int64) int64 { return x * 10 }, int64(4))
+	require.NoError(t, err)
+	require.Equal(t, int64(80), n)
+	_, err = client.Call(ctx, "fail", "six-err")
+	var pe *codec.PyError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "ValueError", pe.Class)
+}
