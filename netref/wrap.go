@@ -287,8 +287,6 @@ func (m *boundMethod) GetAttr(ctx context.Context, name string) (any, error) {
 		return m.qualName(), nil
 	case "__doc__":
 		return nil, nil
-	case "__self__":
-		return m.owner, nil
 	case "__call__":
 		return &boundMethod{owner: m, name: "__call__"}, nil
 	}
