@@ -10,6 +10,7 @@
 // the goroutine that feeds bytes never waits for the peer, so nested calls
 // (Go calls Python, Python calls back into Go, ...) never deadlock.
 //
-// conn imports codec, dispatch and netref; it must not import services,
+// conn imports codec, dispatch, netref and registry (for ConnectByService);
+// it must not import services,
 // servers or reactor.
 package conn

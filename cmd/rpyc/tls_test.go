@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key into dir.
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "rpycgo test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	return certFile, keyFile
+}
+
+func TestCLIClassicTLS(t *testing.T) {
+	requirePython(t)
+	certFile, keyFile := writeSelfSigned(t, t.TempDir())
+	cmd := exec.Command(pythonPath, "/usr/bin/rpyc_classic", "--host", "127.0.0.1", "-p", "0",
+		"--ssl-certfile", certFile, "--ssl-keyfile", keyFile)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	portc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := startedRe.FindStringSubmatch(sc.Text()); m != nil {
+				portc <- m[1]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	var addr string
+	select {
+	case p := <-portc:
+		addr = "127.0.0.1:" + p
+	case <-time.After(20 * time.Second):
+		t.Fatal("rpyc_classic (TLS) did not report its port within 20s")
+	}
+
+	r := rpyc(t, "classic", "--ca", certFile, addr, "-e", "'tls ' + str(6*7)")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "'tls 42'\n", r.stdout)
+
+	r = rpyc(t, "classic", "--insecure", addr, "-e", "1+1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "2\n", r.stdout)
+
+	// Not trusted: the handshake fails, which is a connection failure.
+	r = rpyc(t, "ping", "--tls", addr)
+	require.Equal(t, exitConnect, r.code, r.stderr)
+	require.Contains(t, r.stderr, "certificate")
+}

@@ -1,0 +1,10 @@
+package registry
+
+// Internals the external tests (package registry_test) use.
+var (
+	WithClock        = withClock
+	EncodeQuery      = encodeQuery
+	EncodeList       = encodeList
+	EncodeRegister   = encodeRegister
+	EncodeUnregister = encodeUnregister
+)
