@@ -46,8 +46,9 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(LONGFUZZ)
 
+# bench runs the codec, dispatch and round-trip benchmarks (a few minutes).
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./codec/...
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./codec ./dispatch ./services
 
 clean:
 	$(GO) clean -testcache -fuzzcache
