@@ -1,0 +1,90 @@
+package reactor
+
+import (
+	"errors"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultMaxQueued      = 4 << 20
+	DefaultReadBufferSize = 64 << 10
+	DefaultCloseTimeout   = time.Second
+)
+
+// Config tunes an engine. Zero fields take the defaults given here.
+type Config struct {
+	// Loops is the number of event loops: gnet loops per Listen and for
+	// the client engine (Dial, Serve, ServeConn). 0 means GOMAXPROCS.
+	// netpoll's pollers are process-wide: Loops > 0 sets their number once
+	// (see New); 0 keeps netpoll's default (GOMAXPROCS/20+1). stdnet
+	// ignores it.
+	Loops int
+	// MaxQueued bounds a connection's queued outgoing bytes; Write returns
+	// ErrQueueFull past it. Default 4 MiB.
+	MaxQueued int
+	// ReadBufferSize is the read buffer of a gnet loop and of a stdnet
+	// connection. Default 64 KiB. netpoll sizes its buffers itself.
+	ReadBufferSize int
+	// ReuseAddr and ReusePort set SO_REUSEADDR and SO_REUSEPORT on
+	// listening sockets. (Go's own listeners, used by stdnet and netpoll,
+	// always set SO_REUSEADDR on TCP.) gnet with ReusePort runs one
+	// listening socket per loop and needs an explicit port.
+	ReuseAddr, ReusePort bool
+	// Backlog is the listen backlog; 0 keeps the system's
+	// (net.core.somaxconn).
+	Backlog int
+	// TCPNoDelay sets TCP_NODELAY (Nagle's algorithm off). It is the
+	// default: TCP_NODELAY is set unless Nagle is true, so a zero Config
+	// gets it too.
+	TCPNoDelay bool
+	// Nagle leaves Nagle's algorithm on (TCP_NODELAY off). It contradicts
+	// TCPNoDelay.
+	Nagle bool
+	// KeepAlive is the TCP keep-alive period; 0 turns keep-alive off.
+	KeepAlive time.Duration
+	// CloseTimeout bounds how long a stdnet connection being closed waits
+	// for its queued bytes to reach a slow peer. gnet and netpoll send at
+	// close what the socket takes at once. Default 1s.
+	CloseTimeout time.Duration
+	// Logger receives the engine's diagnostics (and gnet's and netpoll's,
+	// whose loggers are process-wide). The zero Logger discards them.
+	Logger zerolog.Logger
+}
+
+// DefaultConfig returns a Config with every default spelt out.
+func DefaultConfig() Config {
+	cfg, _ := Config{TCPNoDelay: true}.withDefaults()
+	return cfg
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.TCPNoDelay && c.Nagle {
+		return c, errors.New("reactor: Config.TCPNoDelay and Config.Nagle contradict each other")
+	}
+	if c.Loops < 0 || c.MaxQueued < 0 || c.ReadBufferSize < 0 || c.Backlog < 0 || c.KeepAlive < 0 || c.CloseTimeout < 0 {
+		return c, errors.New("reactor: negative Config field")
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = DefaultMaxQueued
+	}
+	if c.ReadBufferSize == 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	c.TCPNoDelay = !c.Nagle
+	return c, nil
+}
+
+// loops resolves Loops for the engines that run their own loops.
+func (c *Config) loops() int {
+	if c.Loops > 0 {
+		return c.Loops
+	}
+	return runtime.GOMAXPROCS(0)
+}
