@@ -350,7 +350,7 @@ func TestCLIUploadDownload(t *testing.T) {
 	require.Contains(t, r.stderr, "100%", "progress bar drawn")
 
 	back := filepath.Join(dir, "back.bin")
-	r = rpyc(t, "download", "-q", addr, remote, back)
+	r = rpyc(t, "download", "-q", addr, back, remote)
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Empty(t, r.stderr)
 	got, err = os.ReadFile(back)
@@ -371,7 +371,7 @@ func TestCLIUploadDownload(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, st.Size())
 
-	r = rpyc(t, "download", addr, filepath.Join(dir, "nope"), filepath.Join(dir, "x"))
+	r = rpyc(t, "download", addr, filepath.Join(dir, "x"), filepath.Join(dir, "nope"))
 	require.Equal(t, exitFailure, r.code)
 	require.Contains(t, r.stderr, "FileNotFoundError")
 }

@@ -241,8 +241,9 @@ func runUpload(ctx context.Context, a *app, args []string) error {
 }
 
 func runDownload(ctx context.Context, a *app, args []string) error {
-	return a.transfer(ctx, args[0], "download "+args[1], func(cl *classic.Client, opts ...classic.TransferOption) error {
-		return cl.Download(ctx, args[1], args[2], opts...)
+	// HOST LOCAL REMOTE, like upload: the local path first.
+	return a.transfer(ctx, args[0], "download "+args[2], func(cl *classic.Client, opts ...classic.TransferOption) error {
+		return cl.Download(ctx, args[2], args[1], opts...)
 	})
 }
 

@@ -8,7 +8,7 @@
 //	rpyc list                                  names known to a registry
 //	rpyc classic HOST[:PORT] --eval EXPR | --exec CODE
 //	rpyc upload HOST[:PORT] LOCAL REMOTE
-//	rpyc download HOST[:PORT] REMOTE LOCAL
+//	rpyc download HOST[:PORT] LOCAL REMOTE
 //
 // An address containing a slash is a unix socket path; --tls, --ca FILE and
 // --insecure connect with TLS. Flags may follow the arguments; negative
@@ -122,7 +122,7 @@ func init() {
 		nargs: func(n int) bool { return n == 3 },
 	}
 	commands["download"] = &command{
-		usage: "download [flags] HOST[:PORT] REMOTE LOCAL",
+		usage: "download [flags] HOST[:PORT] LOCAL REMOTE",
 		short: "copy a file or directory from a classic server",
 		flags: func(fs *pflag.FlagSet, o *options) {
 			fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar")
