@@ -43,7 +43,10 @@ func (c *Conn) appendBox(dst []byte, v any) ([]byte, error) {
 	case string:
 		return dst, fmt.Errorf("conn: str is not valid UTF-8: %w", codec.ErrUnencodable)
 	}
-	id := c.objs.export(v)
+	id, err := c.objs.export(v)
+	if err != nil {
+		return dst, err
+	}
 	dst = codec.AppendTupleHeader(dst, 2)
 	dst = codec.AppendInt(dst, labelRemoteRef)
 	return appendIDPack(dst, id), nil

@@ -34,6 +34,12 @@ type Config struct {
 	Limits codec.FrameLimits
 	// MaxDepth bounds the nesting of incoming values (0: codec default).
 	MaxDepth int
+	// MaxObjects bounds the local objects the peer may hold references to
+	// on this connection; sending one more fails with MemoryError.
+	MaxObjects int
+	// MaxInFlight bounds the peer's requests being served at once on this
+	// connection; one more is answered with a RuntimeError.
+	MaxInFlight int
 	// Compress compresses outgoing payloads above 3000 bytes (as Python does).
 	Compress bool
 	// Executor runs the peer's requests. Nil means a goroutine per request.
@@ -58,9 +64,23 @@ func DefaultConfig() Config {
 		Format:             codec.FormatV5,
 		Limits:             codec.DefaultFrameLimits(),
 		Compress:           true,
+		MaxObjects:         DefaultMaxObjects,
+		MaxInFlight:        DefaultMaxInFlight,
 		Logger:             zerolog.Nop(),
 	}
 }
+
+// Default limits of a connection.
+const (
+	DefaultMaxObjects  = 1 << 20
+	DefaultMaxInFlight = 4096
+)
+
+// WithMaxObjects sets Config.MaxObjects.
+func WithMaxObjects(n int) Option { return func(c *Config) { c.MaxObjects = n } }
+
+// WithMaxInFlight sets Config.MaxInFlight.
+func WithMaxInFlight(n int) Option { return func(c *Config) { c.MaxInFlight = n } }
 
 // Option changes a Config.
 type Option func(*Config)
@@ -98,6 +118,12 @@ func buildConfig(opts []Option) Config {
 	}
 	if cfg.SyncRequestTimeout <= 0 {
 		cfg.SyncRequestTimeout = dispatch.DefaultTimeout
+	}
+	if cfg.MaxObjects <= 0 {
+		cfg.MaxObjects = DefaultMaxObjects
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	if cfg.Format == codec.FormatUnknown {
 		cfg.Format = codec.FormatV5

@@ -54,7 +54,8 @@ type Conn struct {
 	enc  *codec.FrameEncoder
 	wbuf []byte
 
-	objs *objectTable
+	objs     *objectTable
+	inflight atomic.Int64 // requests handed to the executor and not answered
 
 	pmu     sync.Mutex
 	proxies map[netref.IDPack]weak.Pointer[netref.Proxy]
@@ -106,7 +107,7 @@ func New(t Transport, svc Service, opts ...Option) (*Conn, error) {
 		pending: dispatch.NewTable(),
 		fdec:    codec.NewFrameDecoder(cfg.Limits),
 		enc:     codec.NewFrameEncoder(),
-		objs:    newObjectTable(),
+		objs:    newObjectTable(cfg.MaxObjects),
 		proxies: make(map[netref.IDPack]weak.Pointer[netref.Proxy]),
 		done:    make(chan struct{}),
 

@@ -274,3 +274,50 @@ func TestRPyC6Layout(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "ValueError", pe.Class)
 }
+
+func TestMaxObjectsLimit(t *testing.T) {
+	client, server := pipePair(t, &testRoot{}, WithMaxObjects(3))
+	ctx := ctxT(t)
+	root := mustRoot(t, client) // the root is object 1
+	var held []*netref.Proxy
+	for range 2 {
+		v, err := root.CallMethod(ctx, "new_counter")
+		require.NoError(t, err)
+		held = append(held, v.(*netref.Proxy))
+	}
+	require.Equal(t, 3, server.HeldObjects())
+	_, err := root.CallMethod(ctx, "new_counter")
+	var pe *codec.PyError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "MemoryError", pe.Class)
+	// Releasing one makes room again; the connection kept serving.
+	require.NoError(t, held[0].Close())
+	_, err = root.CallMethod(ctx, "new_counter")
+	require.NoError(t, err)
+}
+
+func TestMaxInFlightLimit(t *testing.T) {
+	r := &testRoot{release: make(chan struct{})}
+	client, server := pipePair(t, r, WithMaxInFlight(2))
+	ctx := ctxT(t)
+	root := mustRoot(t, client)
+	var blocked []*dispatch.AsyncResult
+	for range 2 {
+		res, err := root.CallMethodAsync("block")
+		require.NoError(t, err)
+		blocked = append(blocked, res)
+	}
+	// The third is refused at once, and the blocked two are still served.
+	require.Eventually(t, func() bool { return server.InFlight() == 2 }, 5*time.Second, time.Millisecond)
+	_, err := root.CallMethod(ctx, "echo", 1)
+	var pe *codec.PyError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "RuntimeError", pe.Class)
+	close(r.release)
+	for _, res := range blocked {
+		_, err := res.Result(ctx)
+		require.NoError(t, err)
+	}
+	_, err = root.CallMethod(ctx, "echo", 1)
+	require.NoError(t, err)
+}

@@ -100,9 +100,23 @@ func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode) error {
 		c.serve(seq, h, a, mode)
 		return nil
 	}
-	c.exec.Execute(func() { c.serve(seq, h, a, direct) })
+	if c.inflight.Add(1) > int64(c.cfg.MaxInFlight) {
+		c.inflight.Add(-1)
+		c.sendException(seq, errTooManyRequests, mode)
+		return nil
+	}
+	c.exec.Execute(func() {
+		defer c.inflight.Add(-1)
+		c.serve(seq, h, a, direct)
+	})
 	return nil
 }
+
+// errTooManyRequests answers a request beyond Config.MaxInFlight.
+var errTooManyRequests = codec.NewPyError("RuntimeError", "too many requests in flight on this connection")
+
+// InFlight is how many of the peer's requests are being served.
+func (c *Conn) InFlight() int { return int(c.inflight.Load()) }
 
 // serve runs one handler and sends its reply; a panic becomes an exception
 // reply and never reaches the executor.

@@ -34,10 +34,12 @@ type objectTable struct {
 	byIdent map[identKey]*localEntry
 	classes map[string]int64
 	next    int64
+	max     int
 }
 
-func newObjectTable() *objectTable {
+func newObjectTable(max int) *objectTable {
 	return &objectTable{
+		max:     max,
 		byID:    make(map[objKey]*localEntry),
 		byIdent: make(map[identKey]*localEntry),
 		classes: make(map[string]int64),
@@ -58,17 +60,23 @@ func identOf(v any) (identKey, bool) {
 	return identKey{}, false
 }
 
+// errTooManyObjects: the peer holds Config.MaxObjects objects already.
+var errTooManyObjects = codec.NewPyError("MemoryError", "too many objects held by the peer on this connection")
+
 // export registers v (once per identity) and counts one more send. It
 // returns the id_pack to send.
-func (t *objectTable) export(v any) netref.IDPack {
+func (t *objectTable) export(v any) (netref.IDPack, error) {
 	ident, hasIdent := identOf(v)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if hasIdent {
 		if e := t.byIdent[ident]; e != nil {
 			e.sent++
-			return e.id
+			return e.id, nil
 		}
+	}
+	if len(t.byID) >= t.max {
+		return netref.IDPack{}, errTooManyObjects
 	}
 	obj, ok := v.(netref.Object)
 	if !ok {
@@ -92,7 +100,7 @@ func (t *objectTable) export(v any) netref.IDPack {
 		e.ident = ident
 		t.byIdent[ident] = e
 	}
-	return e.id
+	return e.id, nil
 }
 
 // lookup finds the entry of an id_pack the peer sent back.
