@@ -321,3 +321,48 @@ func TestMaxInFlightLimit(t *testing.T) {
 	_, err = root.CallMethod(ctx, "echo", 1)
 	require.NoError(t, err)
 }
+
+// TestForgedReferenceRefused: an id_pack handed out on one connection names
+// nothing on another, and names outside what the object exposes stay
+// unreachable through every handler.
+func TestForgedReferenceRefused(t *testing.T) {
+	shared := &testRoot{}
+	a, _ := pipePair(t, shared)
+	b, _ := pipePair(t, shared)
+	ctx := ctxT(t)
+	v, err := mustRoot(t, a).CallMethod(ctx, "new_counter")
+	require.NoError(t, err)
+	theirs := v.(*netref.Proxy).ID()
+	mustRoot(t, b)
+
+	var pe *codec.PyError
+	for _, h := range []struct {
+		code int
+		args []any
+	}{
+		{netref.HandleGetAttr, []any{releasedRef{theirs}, "incr"}},
+		{netref.HandleCallAttr, []any{releasedRef{theirs}, "incr", codec.Tuple{}, codec.Tuple{}}},
+		{netref.HandleCall, []any{releasedRef{theirs}, codec.Tuple{}, codec.Tuple{}}},
+		{netref.HandleStr, []any{releasedRef{theirs}}},
+		{netref.HandleDir, []any{releasedRef{theirs}}},
+		{netref.HandleInspect, []any{theirs.Tuple()}},
+		{netref.HandleDel, []any{releasedRef{theirs}, int64(1)}},
+	} {
+		_, err := b.Request(ctx, h.code, h.args...)
+		require.ErrorAs(t, err, &pe, "handler %d", h.code)
+		require.Equal(t, "KeyError", pe.Class, "handler %d", h.code)
+	}
+
+	root := mustRoot(t, a)
+	for _, name := range []string{"__class__", "__dict__", "release", "block_", "__init__", "__getattribute__"} {
+		_, err := root.GetAttr(ctx, name)
+		require.ErrorAs(t, err, &pe, name)
+		require.Equal(t, "AttributeError", pe.Class, name)
+	}
+	_, err = a.Request(ctx, netref.HandleSetAttr, root, "release", nil)
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "AttributeError", pe.Class)
+	_, err = a.Request(ctx, netref.HandlePickle, root, int64(4))
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "ValueError", pe.Class)
+}
