@@ -230,7 +230,11 @@ func (c *Conn) failFeed(err error) error {
 		return ErrPeerClosed
 	}
 	if !c.closed.Load() {
-		c.cfg.Logger.Warn().Err(err).Uint64("conn", c.id).Msg("protocol error, closing connection")
+		ev := c.cfg.Logger.Warn().Err(err).Uint64("conn", c.id)
+		if a := c.RemoteAddr(); a != nil {
+			ev = ev.Str("peer", a.String())
+		}
+		ev.Msg("protocol error, closing connection")
 	}
 	c.shutdown(err, false)
 	return err
