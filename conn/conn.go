@@ -15,10 +15,11 @@ import (
 	"github.com/rpycgo/rpycgo/netref"
 )
 
-// Transport carries a connection's outgoing bytes. Write receives one or
-// more whole frames; it is called with the connection's write lock held, so
-// calls never overlap, and it must not keep b after it returns. Close ends
-// the transport (the socket); it may be called more than once.
+// Transport carries a connection's outgoing bytes. Write receives one whole
+// frame; it is called from many goroutines at once and must write each frame
+// whole (never interleaved with another), in the order of the calls of any
+// one goroutine; it must not keep b after it returns. Close ends the
+// transport (the socket); it may be called more than once.
 type Transport interface {
 	Write(b []byte) error
 	Close() error
@@ -50,9 +51,7 @@ type Conn struct {
 	fdec   *codec.FrameDecoder
 	format atomic.Uint32 // codec.Format in use
 
-	wmu  sync.Mutex
-	enc  *codec.FrameEncoder
-	wbuf []byte
+	enc *codec.FrameEncoder // safe for concurrent use
 
 	objs     *objectTable
 	inflight atomic.Int64 // requests handed to the executor and not answered

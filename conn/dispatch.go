@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 
 	"github.com/rpycgo/rpycgo/codec"
 	"github.com/rpycgo/rpycgo/netref"
@@ -225,15 +226,19 @@ type QueueingTransport interface {
 	Queue(b []byte) error
 }
 
-// send encodes one message into the write buffer and hands the frame to the
-// transport. body appends the message's args value.
+// writeBufs recycles the buffers messages are encoded into.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// send encodes one message into a pooled buffer and hands the frame to the
+// transport. body appends the message's args value. No lock is held while
+// the transport writes: a sender waiting for a slow socket never holds up
+// the goroutine that feeds the connection (an event loop).
 func (c *Conn) send(msg uint8, seq int64, mode sendMode, body func([]byte) ([]byte, error)) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if c.closed.Load() {
 		return c.closeErrOr(ErrClosed)
 	}
-	buf, start := c.enc.Begin(c.wbuf[:0])
+	bp := writeBufs.Get().(*[]byte)
+	buf, start := c.enc.Begin((*bp)[:0])
 	buf = codec.AppendMessageHeader(buf, c.Format(), msg, seq)
 	buf, err := body(buf)
 	if err == nil {
@@ -250,9 +255,8 @@ func (c *Conn) send(msg uint8, seq int64, mode sendMode, body func([]byte) ([]by
 		}
 	}
 	if cap(buf) <= maxKeptWriteBuf {
-		c.wbuf = buf[:0]
-	} else {
-		c.wbuf = nil
+		*bp = buf[:0]
+		writeBufs.Put(bp)
 	}
 	return err
 }

@@ -2,11 +2,15 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/rpycgo/rpycgo/codec"
 )
 
 // netTransport writes frames to a net.Conn. One goroutine at a time owns
@@ -21,6 +25,11 @@ type netTransport struct {
 	pend []byte // frames waiting for the writer
 	next []byte // the writer's spare buffer
 	err  error  // the first write error; final
+	// perFrame writes every frame with a Write of its own. Over TLS that
+	// puts each frame in records of its own: Python's reader waits on
+	// select() and reads only the bytes it needs, so a frame left behind in
+	// its SSL buffer would never be seen.
+	perFrame bool
 }
 
 // maxPending bounds the bytes waiting for the socket; a Write beyond it waits
@@ -28,7 +37,8 @@ type netTransport struct {
 const maxPending = 4 << 20
 
 func newNetTransport(nc net.Conn) *netTransport {
-	t := &netTransport{nc: nc}
+	_, isTLS := nc.(*tls.Conn)
+	t := &netTransport{nc: nc, perFrame: isTLS}
 	t.cond.L = &t.mu
 	return t
 }
@@ -93,7 +103,7 @@ func (t *netTransport) drain(err error) error {
 		t.cond.Broadcast()
 		t.mu.Unlock()
 
-		_, err = t.nc.Write(buf)
+		err = t.writeFrames(buf)
 
 		t.mu.Lock()
 		if cap(buf) <= maxKeptWriteBuf {
@@ -103,6 +113,29 @@ func (t *netTransport) drain(err error) error {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// writeFrames writes queued frames, one Write each in perFrame mode.
+func (t *netTransport) writeFrames(buf []byte) error {
+	if !t.perFrame {
+		_, err := t.nc.Write(buf)
+		return err
+	}
+	for len(buf) >= codec.FrameHeaderSize {
+		n := codec.FrameHeaderSize + int(binary.BigEndian.Uint32(buf)) + 1
+		if n > len(buf) {
+			n = len(buf)
+		}
+		if _, err := t.nc.Write(buf[:n]); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	if len(buf) > 0 {
+		_, err := t.nc.Write(buf)
+		return err
+	}
+	return nil
 }
 
 func (t *netTransport) Close() error {
