@@ -1,93 +1,247 @@
-// Command rpyc-server serves a built-in rpycgo service to RPyC clients.
+// Command rpyc-server serves a built-in rpycgo service to RPyC clients, with
+// the flags of rpyc_classic:
 //
-// This first version serves every connection on a goroutine of its own over
-// the standard library (the stdnet baseline); the reactor engines and the
-// other server modes arrive with the servers package.
+//	rpyc-server [--host 127.0.0.1] [-p 18861] [--ipv6] [--socket-path PATH]
+//	            [-m reactor|threadpool|threaded|process|oneshot]
+//	            [--engine gnet|netpoll|stdnet] [--workers N]
+//	            [--ssl-keyfile K --ssl-certfile C [--ssl-cafile CA]]
+//	            [--logfile FILE] [-q] [--service conformance]
+//	            [--register [--registry-type UDP|TCP] [--registry-host H] [--registry-port P]]
+//
+// The default mode, reactor, is the thread-pool policy on the gnet engine.
+// SIGINT and SIGTERM close the server cleanly: in-flight calls get a few
+// seconds to finish. From Python:
+//
+//	import rpyc
+//	c = rpyc.connect("127.0.0.1", 18861)
+//	print(c.root.echo("hello"))
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
+	flag "github.com/spf13/pflag"
 
 	"github.com/rpycgo/rpycgo/conn"
+	"github.com/rpycgo/rpycgo/registry"
+	"github.com/rpycgo/rpycgo/servers"
 	"github.com/rpycgo/rpycgo/services"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	servers.RunWorkerIfChild(lookupService)
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "rpyc-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// lookupService returns a built-in service by name (case-insensitive; the
+// service's own name CONFORMANCE works too).
+func lookupService(name string) (conn.Service, error) {
+	switch strings.ToLower(name) {
+	case "conformance", "conf":
+		return services.Conformance(), nil
+	}
+	return nil, fmt.Errorf("unknown service %q (have: conformance)", name)
+}
+
+// options are the command's flags.
+type options struct {
+	host, socketPath, mode, engine, logfile, service string
+	port, workers                                    int
+	ipv6, quiet                                      bool
+	keyfile, certfile, cafile                        string
+	register                                         bool
+	registryType, registryHost                       string
+	registryPort                                     int
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
 	fs := flag.NewFlagSet("rpyc-server", flag.ContinueOnError)
-	host := fs.String("host", "127.0.0.1", "address to bind")
-	port := fs.Int("port", 18861, "TCP port to listen on (0: any free port)")
-	fs.IntVar(port, "p", 18861, "shorthand for --port")
-	svcName := fs.String("service", "conformance", "service to serve (conformance)")
-	quiet := fs.Bool("quiet", false, "log only errors")
-	fs.BoolVar(quiet, "q", false, "shorthand for --quiet")
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.host, "host", servers.DefaultHost, "address to bind")
+	fs.IntVarP(&o.port, "port", "p", servers.DefaultPort, "TCP port (0: any free port)")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "bind an IPv6 socket (::1 with the default host)")
+	fs.StringVar(&o.socketPath, "socket-path", "", "serve a unix socket at this path instead of TCP")
+	fs.StringVarP(&o.mode, "mode", "m", "reactor", "server mode: reactor (thread pool on gnet), threadpool, threaded, process, oneshot")
+	fs.StringVar(&o.engine, "engine", "", "reactor engine: gnet, netpoll, stdnet (default gnet)")
+	fs.IntVar(&o.workers, "workers", 0, "worker goroutines (threadpool: 20) or processes (process: CPUs)")
+	fs.StringVar(&o.logfile, "logfile", "", "append the log to this file instead of stderr")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "log only errors")
+	fs.StringVar(&o.keyfile, "ssl-keyfile", "", "TLS private key (PEM)")
+	fs.StringVar(&o.certfile, "ssl-certfile", "", "TLS certificate (PEM)")
+	fs.StringVar(&o.cafile, "ssl-cafile", "", "CA certificates (PEM): require and verify client certificates")
+	fs.StringVar(&o.service, "service", "conformance", "service to serve: conformance")
+	fs.BoolVar(&o.register, "register", false, "register with a registry server")
+	fs.StringVar(&o.registryType, "registry-type", "UDP", "registry protocol: UDP or TCP")
+	fs.StringVar(&o.registryHost, "registry-host", "", "registry host (UDP: 255.255.255.255, TCP: required)")
+	fs.IntVar(&o.registryPort, "registry-port", registry.DefaultPort, "registry port")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if (o.keyfile == "") != (o.certfile == "") {
+		return nil, errors.New("--ssl-keyfile and --ssl-certfile go together")
+	}
+	if o.cafile != "" && o.keyfile == "" {
+		return nil, errors.New("--ssl-cafile needs --ssl-keyfile and --ssl-certfile")
+	}
+	o.registryType = strings.ToUpper(o.registryType)
+	if o.registryType != "UDP" && o.registryType != "TCP" {
+		return nil, fmt.Errorf("--registry-type %q: UDP or TCP", o.registryType)
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
+	out := stderr
+	if o.logfile != "" {
+		f, err := os.OpenFile(o.logfile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
 	level := zerolog.InfoLevel
-	if *quiet {
+	if o.quiet {
 		level = zerolog.ErrorLevel
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).
-		With().Timestamp().Str("server", "rpyc-server").Logger().Level(level)
+	log := zerolog.New(zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !isTerminal(out)}).
+		Level(level).With().Timestamp().Str("server", "rpyc-server").Logger()
 
-	var svc *services.Service
-	switch *svcName {
-	case "conformance":
-		svc = services.Conformance()
-	default:
-		return fmt.Errorf("unknown service %q", *svcName)
-	}
-
-	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	svc, err := lookupService(o.service)
 	if err != nil {
 		return err
 	}
-	log.Info().Msgf("server started on [%s]:%d", *host, ln.Addr().(*net.TCPAddr).Port)
-	// The chosen port on stdout, for scripts that start it with port 0.
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	opts := []servers.Option{
+		servers.WithHost(o.host),
+		servers.WithPort(o.port),
+		servers.WithIPv6(o.ipv6),
+		servers.WithSocketPath(o.socketPath),
+		servers.WithLogger(log),
+		servers.WithWorkers(o.workers),
+		servers.WithReuseAddr(true),
+		servers.WithServiceName(o.service),
+	}
+	if o.engine != "" {
+		opts = append(opts, servers.WithEngine(o.engine))
+	}
+	if o.keyfile != "" {
+		opts = append(opts, servers.WithTLS(o.certfile, o.keyfile, o.cafile))
+	}
+	var reg *lazyRegistrar
+	if o.register {
+		reg = &lazyRegistrar{o: o, log: log, aliases: aliasesOf(svc)}
+		opts = append(opts, servers.WithRegistrar(reg))
+	}
 
+	var srv servers.Server
+	switch strings.ToLower(o.mode) {
+	case "reactor", "threadpool":
+		srv = servers.NewThreadPool(svc, opts...)
+	case "threaded":
+		srv = servers.NewThreaded(svc, opts...)
+	case "process", "forking":
+		srv = servers.NewProcessPool(svc, opts...)
+	case "oneshot":
+		srv = servers.NewOneShot(svc, opts...)
+	default:
+		return fmt.Errorf("--mode %q: reactor, threadpool, threaded, process or oneshot", o.mode)
+	}
+	if reg != nil {
+		reg.srv = srv
+	}
+	// Signals are caught before the port is announced.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() { <-ctx.Done(); ln.Close() }()
-
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				break
-			}
-			log.Error().Err(err).Msg("accept")
-			continue
-		}
-		go func() {
-			addr := nc.RemoteAddr().String()
-			log.Info().Msgf("accepted %s", addr)
-			err := conn.ServeNetConn(nc, svc, conn.WithLogger(log))
-			if err != nil {
-				log.Warn().Err(err).Msgf("goodbye %s", addr)
-				return
-			}
-			log.Info().Msgf("goodbye %s", addr)
-		}()
+	if err := srv.Start(); err != nil {
+		return err
 	}
-	log.Info().Msg("server has terminated")
+	if a, ok := srv.Addr().(*net.TCPAddr); ok {
+		// The chosen port on stdout, for scripts that start it with -p 0.
+		fmt.Fprintln(stdout, a.Port)
+	}
+	return srv.Serve(ctx)
+}
+
+func aliasesOf(svc conn.Service) []string {
+	if a, ok := svc.(interface{ Aliases() []string }); ok {
+		return a.Aliases()
+	}
 	return nil
+}
+
+// lazyRegistrar builds the registry's Registrar when the server has bound
+// its port (which -p 0 chooses at Start).
+type lazyRegistrar struct {
+	o       *options
+	log     zerolog.Logger
+	aliases []string
+	srv     servers.Server
+	r       *registry.Registrar
+}
+
+func (l *lazyRegistrar) Start() error {
+	port := 0
+	if a, ok := l.srv.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	} else {
+		return errors.New("registration needs a TCP server")
+	}
+	ropts := []registry.Option{registry.WithPort(l.o.registryPort), registry.WithLogger(l.log)}
+	var client registry.Client
+	if l.o.registryType == "TCP" {
+		host := l.o.registryHost
+		if host == "" {
+			return errors.New("--registry-type TCP needs --registry-host")
+		}
+		client = registry.NewTCPClient(host, ropts...)
+	} else {
+		if l.o.registryHost != "" {
+			ropts = append(ropts, registry.WithHost(l.o.registryHost))
+		}
+		client = registry.NewUDPClient(ropts...)
+	}
+	l.r = registry.NewRegistrar(client, l.aliases, port, ropts...)
+	return l.r.Start()
+}
+
+func (l *lazyRegistrar) Close() error {
+	if l.r == nil {
+		return nil
+	}
+	return l.r.Close()
+}
+
+// isTerminal reports whether w is a character device (colours are for
+// terminals only).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

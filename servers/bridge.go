@@ -1,0 +1,269 @@
+package servers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpycgo/rpycgo/conn"
+	"github.com/rpycgo/rpycgo/reactor"
+)
+
+// errRefused closes connections a server does not take.
+var errRefused = errors.New("servers: connection refused")
+
+// session is one served connection: the reactor's connection and the
+// protocol's.
+type session struct {
+	s      *reactorServer
+	rc     reactor.Conn
+	c      *conn.Conn
+	remote string
+	// running counts the connection's requests being run by the policy.
+	running atomic.Int32
+	// lastActive is when bytes last arrived (unix nanoseconds), kept only
+	// with an idle timeout.
+	lastActive atomic.Int64
+}
+
+func (se *session) close() {
+	if se.c != nil {
+		_ = se.c.Close()
+	} else {
+		_ = se.rc.Close()
+	}
+}
+
+// bridge is the reactor.Handler of a server: it runs the protocol
+// (conn.Conn) over each reactor connection.
+type bridge struct{ s *reactorServer }
+
+// OnOpen implements reactor.Handler.
+func (b *bridge) OnOpen(rc reactor.Conn) error {
+	s := b.s
+	remote := addrString(rc.RemoteAddr())
+	if s.oneShot && !s.accepted.CompareAndSwap(false, true) {
+		s.log.Info().Str("remote", remote).Msg("refused: a one-shot server serves one connection")
+		return errRefused
+	}
+	if s.cfg.maxConns > 0 && s.nconns.Load() >= int64(s.cfg.maxConns) {
+		s.log.Warn().Str("remote", remote).Int("max_conns", s.cfg.maxConns).Msg("refused: too many connections")
+		return errRefused
+	}
+	se := &session{s: s, rc: rc, remote: remote}
+	se.lastActive.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.ended.add()
+	s.mu.Unlock()
+	s.nconns.Add(1)
+	if s.kind != kindWorker { // a worker's master logs it
+		s.log.Info().Msgf("accepted %s", remote)
+	}
+
+	id := s.assign.Swap(0)
+	if id == 0 {
+		id = connIDs.Add(1)
+	}
+	opts := make([]conn.Option, 0, len(s.cfg.protocol)+3)
+	opts = append(opts, s.cfg.protocol...)
+	opts = append(opts,
+		conn.WithExecutor(s.pol.executor(se, &s.tasks)),
+		conn.WithConnID(id),
+		conn.WithLogger(s.log))
+	c, err := conn.New(&transport{se: se, log: s}, s.svc, opts...)
+	if err != nil {
+		s.log.Warn().Err(err).Str("remote", remote).Msg("connection not served")
+		s.sessionEnded(se)
+		return err
+	}
+	se.c = c
+	s.mu.Lock()
+	s.sessions[se] = struct{}{}
+	s.mu.Unlock()
+	rc.SetContext(se)
+	s.log.Info().Uint64("conn", id).Msgf("welcome %s", remote)
+	return nil
+}
+
+// OnData implements reactor.Handler.
+func (b *bridge) OnData(rc reactor.Conn, p []byte) error {
+	se, _ := rc.Context().(*session)
+	if se == nil {
+		return errRefused
+	}
+	if b.s.cfg.idleTimeout > 0 {
+		se.lastActive.Store(time.Now().UnixNano())
+	}
+	return se.c.Feed(p)
+}
+
+// OnClose implements reactor.Handler.
+func (b *bridge) OnClose(rc reactor.Conn, err error) {
+	se, _ := rc.Context().(*session)
+	if se == nil {
+		return // refused, or OnOpen failed after cleaning up
+	}
+	se.c.FeedEOF(err)
+	go func() {
+		<-se.c.Done()
+		b.s.sessionEnded(se)
+	}()
+}
+
+// sessionEnded forgets a connection whose protocol side has ended.
+func (s *reactorServer) sessionEnded(se *session) {
+	s.mu.Lock()
+	delete(s.sessions, se)
+	s.mu.Unlock()
+	s.nconns.Add(-1)
+	if se.c != nil {
+		if err := se.c.Err(); err != nil && !isCleanEnd(err) {
+			s.log.Info().Err(err).Uint64("conn", se.c.ID()).Msgf("goodbye %s", se.remote)
+		} else {
+			s.log.Info().Uint64("conn", se.c.ID()).Msgf("goodbye %s", se.remote)
+		}
+	}
+	if s.onEnded != nil && se.c != nil {
+		s.onEnded(se.c.ID())
+	}
+	if s.oneShot {
+		s.selfStopOnce.Do(func() { close(s.selfStop) })
+	}
+	s.ended.done()
+}
+
+// transport writes a connection's frames to its reactor connection.
+type transport struct {
+	se  *session
+	log *reactorServer
+}
+
+var _ conn.QueueingTransport = (*transport)(nil)
+
+// Write implements conn.Transport for the goroutines that run requests: on
+// a full send queue it waits for room, up to the write timeout, then
+// closes the connection of a peer that does not read.
+func (t *transport) Write(b []byte) error {
+	rc := t.se.rc
+	err := rc.Write(b)
+	if !errors.Is(err, reactor.ErrQueueFull) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.log.cfg.writeTimeout)
+	defer cancel()
+	for errors.Is(err, reactor.ErrQueueFull) {
+		if werr := rc.WaitWritable(ctx); werr != nil {
+			if ctx.Err() != nil {
+				t.log.log.Warn().Str("remote", t.se.remote).Dur("waited", t.log.cfg.writeTimeout).
+					Msg("peer does not read its replies: closing the connection")
+				_ = rc.Close()
+				return fmt.Errorf("servers: send queue full for %v: %w", t.log.cfg.writeTimeout, reactor.ErrQueueFull)
+			}
+			if errors.Is(werr, reactor.ErrClosed) {
+				return werr
+			}
+			// Called from the connection's own handler: waiting would stop
+			// the loop that drains the queue.
+			return t.Queue(b)
+		}
+		err = rc.Write(b)
+	}
+	return err
+}
+
+// Queue implements conn.QueueingTransport for the engine's goroutine: it
+// never waits; a full send queue closes the connection.
+func (t *transport) Queue(b []byte) error {
+	err := t.se.rc.Write(b)
+	if errors.Is(err, reactor.ErrQueueFull) {
+		t.log.log.Warn().Str("remote", t.se.remote).Int("queued", t.se.rc.Queued()).
+			Msg("peer does not read its replies: send queue full, closing the connection")
+		_ = t.se.rc.Close()
+	}
+	return err
+}
+
+// Close implements conn.Transport.
+func (t *transport) Close() error { return t.se.rc.Close() }
+
+// RemoteAddr is the peer's address (conn.Conn.RemoteAddr).
+func (t *transport) RemoteAddr() net.Addr { return t.se.rc.RemoteAddr() }
+
+func isCleanEnd(err error) bool {
+	return errors.Is(err, conn.ErrClosed) || errors.Is(err, conn.ErrPeerClosed) ||
+		errors.Is(err, net.ErrClosed) || err.Error() == "EOF"
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "?"
+	}
+	if s := a.String(); s != "" && s != "@" {
+		return s
+	}
+	return a.Network()
+}
+
+// counter counts things in flight and lets one wait for none, with a
+// context; unlike sync.WaitGroup it may be added to while waited for.
+type counter struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed while n == 0; replaced when n leaves 0
+}
+
+func (c *counter) add() {
+	c.mu.Lock()
+	c.n++
+	if c.n == 1 {
+		c.zero = make(chan struct{})
+	}
+	c.mu.Unlock()
+}
+
+func (c *counter) done() {
+	c.mu.Lock()
+	c.n--
+	if c.n == 0 && c.zero != nil {
+		close(c.zero)
+	}
+	c.mu.Unlock()
+}
+
+// waitCh returns a channel closed when nothing is in flight at the time of
+// the call or later.
+func (c *counter) waitCh() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return c.zero
+}
+
+// wait waits for nothing in flight or ctx's end; it reports the former.
+func (c *counter) wait(ctx context.Context) bool {
+	for {
+		select {
+		case <-c.waitCh():
+			c.mu.Lock()
+			n := c.n
+			c.mu.Unlock()
+			if n == 0 {
+				return true
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
