@@ -7,7 +7,7 @@ LONGFUZZ ?= 10m
 # Fuzz targets: package:FuzzName
 FUZZ_TARGETS := ./codec:FuzzBrineDecode ./codec:FuzzFrameDecode ./codec:FuzzVinegarLoad ./registry:FuzzHandle
 
-.PHONY: all deps build vet test test-go fuzz-short fuzz bench serve clean
+.PHONY: all deps build vet test test-go fuzz-short fuzz bench bench-go serve clean
 
 all: build
 
@@ -46,9 +46,15 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(LONGFUZZ)
 
-# bench runs the codec, dispatch and round-trip benchmarks (a few minutes).
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./codec ./dispatch ./services
+# bench runs the harness's quick profile (under 5 minutes): rpyc-server
+# beside Python's servers and the raw ceiling; table, JSON and SVG plots in
+# bench/results. `go run ./cmd/rpyc-bench --profile full` runs everything.
+bench: deps
+	$(GO) run ./cmd/rpyc-bench --profile quick --out bench/results
+
+# bench-go runs the packages' go test benchmarks.
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./codec ./dispatch ./services ./reactor ./servers
 
 clean:
 	$(GO) clean -testcache -fuzzcache
