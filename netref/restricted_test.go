@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/codec"
@@ -57,7 +59,7 @@ func serveOne(t *testing.T, svc conn.Service, opts ...conn.Option) (string, <-ch
 func TestRestrictedFromPython(t *testing.T) {
 	acct := &account{Owner: "ann", Balance: 10, Secret: "s3cr3t"}
 	addr, done := serveOne(t, services.New(&bankService{acct: acct}), conn.WithSetattr(true))
-	out := runPython(t, 30*time.Second, "restricted_client.py", portOf(t, addr))
+	out := pypeer.Run(t, 30*time.Second, "restricted_client.py", portOf(t, addr))
 	require.Contains(t, out, "denied get secret")
 	require.Contains(t, out, "denied get wipe")
 	require.Contains(t, out, "denied __self__")

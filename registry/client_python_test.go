@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/codec"
@@ -19,7 +21,7 @@ import (
 // registered itself.
 func TestGoClientsWithPythonRegistry(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	for _, mode := range []string{"udp", "tcp"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -87,7 +89,7 @@ func TestGoClientsWithPythonRegistry(t *testing.T) {
 // answers None; our List says ErrListingDisabled.
 func TestGoClientListingDisabledPython(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	for _, mode := range []string{"udp", "tcp"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -102,7 +104,7 @@ func TestGoClientListingDisabledPython(t *testing.T) {
 // ConnectByService goes on to the live Python server.
 func TestConnectByServiceSkipsDeadEndpoints(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	ctx := testCtx(t)
 	_, rport := startGoServer(t, "udp")
 	c := goClient("udp", rport)

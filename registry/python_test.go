@@ -13,19 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 )
-
-// pythonPath is the interpreter with the real peer (Debian python3-rpyc
-// 5.3.0); the python3 first on PATH may be another one.
-const pythonPath = "/usr/bin/python3"
-
-// requirePython fails the test when the real peer is missing.
-func requirePython(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(pythonPath, "-c", "import rpyc; print(rpyc.__version__)").CombinedOutput()
-	require.NoError(t, err, "%s cannot import rpyc (%s): run `make deps`", pythonPath, out)
-}
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
 type syncBuffer struct {
@@ -60,8 +51,8 @@ type pyProc struct {
 // test's end.
 func startPy(t *testing.T, script string, args ...string) *pyProc {
 	t.Helper()
-	requirePython(t)
-	cmd := exec.Command(pythonPath, append([]string{"-u", filepath.Join("testdata", script)}, args...)...)
+	pypeer.Require(t)
+	cmd := exec.Command(pypeer.Python, append([]string{"-u", filepath.Join("testdata", script)}, args...)...)
 	return startProc(t, cmd)
 }
 

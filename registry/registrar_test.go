@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/registry"
@@ -113,7 +115,7 @@ func TestBroadcastSocketToLoopback(t *testing.T) {
 // Python IPv6 UDP client discovers; registrations carry the IPv6 source.
 func TestIPv6(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	ctx := testCtx(t)
 	s := registry.NewUDPServer(registry.WithIPv6(true), registry.WithHost("::1"), registry.WithPort(0))
 	require.NoError(t, s.Start())

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/conn"
@@ -108,7 +110,7 @@ func testCtx(t *testing.T) context.Context {
 // and connect to it; our clients too; closing it unregisters it.
 func TestGoServerWithPythonPeers(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	for _, mode := range []string{"udp", "tcp"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -166,7 +168,7 @@ func TestGoServerWithPythonPeers(t *testing.T) {
 // raises ForbiddenError and our List returns ErrListingDisabled.
 func TestGoServerListingDisabled(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	for _, mode := range []string{"udp", "tcp"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -184,7 +186,7 @@ func TestGoServerListingDisabled(t *testing.T) {
 // timeout (on the next QUERY), a live one that keeps re-registering is not.
 func TestGoServerPrunes(t *testing.T) {
 	t.Parallel()
-	requirePython(t)
+	pypeer.Require(t)
 	for _, mode := range []string{"udp", "tcp"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()

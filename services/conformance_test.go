@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/rpycgo/rpycgo/services"
 )
 
@@ -39,13 +41,13 @@ var conformanceGroups = []string{
 // TestConformancePython serves CONFORMANCE over TCP and lets the real
 // Python rpyc client judge every member.
 func TestConformancePython(t *testing.T) {
-	requirePython(t)
+	pypeer.Require(t)
 	addr := serveTCP(t, services.Conformance())
 	port := portOf(t, addr)
 	pid := strconv.Itoa(os.Getpid())
 	for _, group := range conformanceGroups {
 		t.Run(group, func(t *testing.T) {
-			out := runPython(t, 3*time.Minute, "conformance_client.py", port, pid, group)
+			out := pypeer.Run(t, 3*time.Minute, "conformance_client.py", port, pid, group)
 			if testing.Verbose() {
 				t.Log("\n" + out)
 			}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/codec"
@@ -45,11 +47,11 @@ func (s *syncBuffer) String() string {
 // and returns its address; the server ends with the test.
 func startPyServer(t *testing.T) string {
 	t.Helper()
-	requirePython(t)
+	pypeer.Require(t)
 	script, err := filepath.Abs(filepath.Join("testdata", "py_server.py"))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, pythonPath, "-u", script)
+	cmd := exec.CommandContext(ctx, pypeer.Python, "-u", script)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()

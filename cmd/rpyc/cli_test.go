@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,14 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpycgo/rpycgo/services/pypeer"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/conn"
 	"github.com/rpycgo/rpycgo/registry"
 	"github.com/rpycgo/rpycgo/services"
 )
-
-const pythonPath = "/usr/bin/python3"
 
 var (
 	binOnce sync.Once
@@ -93,49 +91,6 @@ func rpyc(t *testing.T, args ...string) result {
 		require.NoError(t, err)
 	}
 	return result{code, out.String(), errb.String()}
-}
-
-func requirePython(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(pythonPath, "-c", "import rpyc").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s cannot import rpyc (%v: %s): run `make deps` to install python3-rpyc", pythonPath, err, bytes.TrimSpace(out))
-	}
-}
-
-var startedRe = regexp.MustCompile(`server started on \[127\.0\.0\.1\]:(\d+)`)
-
-// startClassic starts rpyc_classic on 127.0.0.1 and returns host:port.
-func startClassic(t *testing.T) string {
-	t.Helper()
-	requirePython(t)
-	cmd := exec.Command(pythonPath, "/usr/bin/rpyc_classic", "--host", "127.0.0.1", "-p", "0")
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	portc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := startedRe.FindStringSubmatch(sc.Text()); m != nil {
-				portc <- m[1]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case p := <-portc:
-		return "127.0.0.1:" + p
-	case <-time.After(20 * time.Second):
-		t.Fatal("rpyc_classic did not report its port within 20s")
-		return ""
-	}
 }
 
 // serveConformance serves rpycgo's CONFORMANCE service on 127.0.0.1:0.
@@ -408,4 +363,9 @@ func TestCLIRegistry(t *testing.T) {
 
 	r = rpyc(t, "list", "--tcp")
 	require.Equal(t, exitUsage, r.code)
+}
+
+// startClassic starts rpyc_classic on 127.0.0.1 and returns host:port.
+func startClassic(t testing.TB) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(pypeer.StartClassic(t)))
 }

@@ -1,21 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 
 	"github.com/stretchr/testify/require"
 )
@@ -47,36 +47,9 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 func TestCLIClassicTLS(t *testing.T) {
-	requirePython(t)
+	pypeer.Require(t)
 	certFile, keyFile := writeSelfSigned(t, t.TempDir())
-	cmd := exec.Command(pythonPath, "/usr/bin/rpyc_classic", "--host", "127.0.0.1", "-p", "0",
-		"--ssl-certfile", certFile, "--ssl-keyfile", keyFile)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	portc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := startedRe.FindStringSubmatch(sc.Text()); m != nil {
-				portc <- m[1]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	var addr string
-	select {
-	case p := <-portc:
-		addr = "127.0.0.1:" + p
-	case <-time.After(20 * time.Second):
-		t.Fatal("rpyc_classic (TLS) did not report its port within 20s")
-	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(pypeer.StartClassic(t, "--ssl-certfile", certFile, "--ssl-keyfile", keyFile)))
 
 	r := rpyc(t, "classic", "--ca", certFile, addr, "-e", "'tls ' + str(6*7)")
 	require.Equal(t, 0, r.code, r.stderr)

@@ -1,7 +1,6 @@
 package classic_test
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,15 +8,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 
 	"github.com/stretchr/testify/require"
 
@@ -56,37 +54,10 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 func TestConnectTLS(t *testing.T) {
-	requirePython(t)
+	pypeer.Require(t)
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	cmd := exec.Command(pythonPath, "/usr/bin/rpyc_classic", "--host", "127.0.0.1", "-p", "0",
-		"--ssl-certfile", certFile, "--ssl-keyfile", keyFile)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	portc := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := startedRe.FindStringSubmatch(sc.Text()); m != nil {
-				p, _ := strconv.Atoi(m[1])
-				portc <- p
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	var port int
-	select {
-	case port = <-portc:
-	case <-time.After(20 * time.Second):
-		t.Fatal("rpyc_classic (TLS) did not report its port within 20s")
-	}
+	port := pypeer.StartClassic(t, "--ssl-certfile", certFile, "--ssl-keyfile", keyFile)
 	ctx := testCtx(t)
 	cl, err := classic.ConnectTLS(ctx, "127.0.0.1", port, &tls.Config{RootCAs: pool})
 	require.NoError(t, err)
