@@ -34,6 +34,8 @@ const (
 	envTLSKey    = "RPYCGO_SERVERS_TLS_KEY"
 	envTLSCA     = "RPYCGO_SERVERS_TLS_CA"
 	envWriteTime = "RPYCGO_SERVERS_WRITE_TIMEOUT"
+	envIdle      = "RPYCGO_SERVERS_IDLE_TIMEOUT"
+	envProtocol  = "RPYCGO_SERVERS_PROTOCOL"
 )
 
 // workerFD is the descriptor of the worker's end of its socketpair (the
@@ -201,6 +203,14 @@ func (s *processServer) spawnLocked() (*worker, error) {
 	if s.cfg.perConnProc {
 		cmd.Env = append(cmd.Env, envOneConn+"=1")
 	}
+	if s.cfg.idleTimeout > 0 {
+		cmd.Env = append(cmd.Env, envIdle+"="+s.cfg.idleTimeout.String())
+	}
+	if p, err := encodeProtocol(s.cfg.protocol); err == nil {
+		cmd.Env = append(cmd.Env, envProtocol+"="+p)
+	} else {
+		s.log.Warn().Err(err).Msg("protocol settings not passed to workers")
+	}
 	if s.cfg.tls() {
 		cmd.Env = append(cmd.Env, envTLSCert+"="+s.cfg.certFile, envTLSKey+"="+s.cfg.keyFile, envTLSCA+"="+s.cfg.caFile)
 	}
@@ -275,8 +285,24 @@ func (s *processServer) acceptLoop() {
 			continue
 		}
 		delay = 0
+		if s.cfg.maxConns > 0 && s.liveConns() >= s.cfg.maxConns {
+			s.log.Warn().Str("remote", addrString(nc.RemoteAddr())).Int("max_conns", s.cfg.maxConns).Msg("refused: too many connections")
+			nc.Close()
+			continue
+		}
 		s.hand(nc)
 	}
+}
+
+// liveConns counts the connections handed to workers and not yet ended.
+func (s *processServer) liveConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, w := range s.workers {
+		n += int(max(w.load.Load(), 0))
+	}
+	return n
 }
 
 // hand passes nc to a worker and closes the master's copies of it.
@@ -435,7 +461,7 @@ func RunWorkerIfChild(lookup func(name string) (conn.Service, error)) {
 	if os.Getenv(envWorker) != "1" {
 		return
 	}
-	for _, k := range []string{envWorker, envService, envEngine, envLogLevel, envOneConn, envTLSCert, envTLSKey, envTLSCA, envWriteTime} {
+	for _, k := range []string{envWorker, envService, envEngine, envLogLevel, envOneConn, envTLSCert, envTLSKey, envTLSCA, envWriteTime, envIdle, envProtocol} {
 		defer os.Unsetenv(k) // none reaches the worker's own children
 	}
 	os.Exit(runWorker(lookup))
@@ -469,6 +495,17 @@ func runWorker(lookup func(name string) (conn.Service, error)) int {
 	opts := []Option{WithLogger(log), WithEngine(os.Getenv(envEngine))}
 	if d, err := time.ParseDuration(os.Getenv(envWriteTime)); err == nil && d > 0 {
 		opts = append(opts, WithWriteTimeout(d))
+	}
+	if d, err := time.ParseDuration(os.Getenv(envIdle)); err == nil && d > 0 {
+		opts = append(opts, WithIdleTimeout(d))
+	}
+	if p := os.Getenv(envProtocol); p != "" {
+		o, err := decodeProtocol(p)
+		if err != nil {
+			log.Error().Err(err).Msg("worker: protocol settings")
+			return 2
+		}
+		opts = append(opts, WithProtocol(o))
 	}
 	var tcfg *tls.Config
 	if cert := os.Getenv(envTLSCert); cert != "" {
