@@ -5,7 +5,7 @@ PY := /usr/bin/python3
 FUZZTIME ?= 10s
 LONGFUZZ ?= 10m
 # Fuzz targets: package:FuzzName
-FUZZ_TARGETS := ./codec:FuzzBrineDecode ./codec:FuzzFrameDecode ./codec:FuzzVinegarLoad ./registry:FuzzHandle
+FUZZ_TARGETS := ./codec:FuzzBrineDecode ./codec:FuzzFrameDecode ./codec:FuzzVinegarLoad ./registry:FuzzHandle ./conn:FuzzConnMessages
 
 .PHONY: all deps build vet test test-go fuzz-short fuzz bench bench-go serve clean
 

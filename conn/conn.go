@@ -278,6 +278,11 @@ func (c *Conn) shutdown(cause error, sendClose bool) {
 		c.pmu.Lock()
 		clear(c.proxies)
 		c.pmu.Unlock()
+		// The root proxy's cleanup holds this Conn (its peer): while the
+		// Conn holds the proxy, neither can ever be collected.
+		c.rootMu.Lock()
+		c.rootProxy = nil
+		c.rootMu.Unlock()
 		// Detach runs once Attach has returned (it fails fast now that
 		// pending calls have failed), off the caller's goroutine.
 		go func() {

@@ -366,3 +366,14 @@ func TestForgedReferenceRefused(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "ValueError", pe.Class)
 }
+
+// TestCloseDropsRootProxy: the root proxy's cleanup holds its Conn, so a
+// closed Conn must not keep holding the proxy (or neither is ever freed).
+func TestCloseDropsRootProxy(t *testing.T) {
+	client, _ := pipePair(t, &testRoot{})
+	mustRoot(t, client)
+	require.NoError(t, client.Close())
+	client.rootMu.Lock()
+	defer client.rootMu.Unlock()
+	require.Nil(t, client.rootProxy)
+}

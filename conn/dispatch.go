@@ -164,6 +164,11 @@ func (c *Conn) handleDel(seq int64, boxed any, mode sendMode) {
 			}
 		}
 	}
+	if count < 1 {
+		// A count below one is the peer's error (it used to be taken as 1).
+		c.sendException(seq, codec.NewPyError("ValueError", fmt.Sprintf("DEL count must be positive, got %d", count)), mode)
+		return
+	}
 	if id.Name == "" && id.Class == 0 && id.Instance == 0 || !c.objs.release(id, count) {
 		c.sendException(seq, keyError(id), mode)
 		return

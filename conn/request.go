@@ -80,7 +80,9 @@ func (c *Conn) Root(ctx context.Context) (*netref.Proxy, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: GETROOT answered %T", ErrProtocol, v)
 	}
-	c.rootProxy = p
+	if !c.closed.Load() { // shutdown has dropped (or will drop) the cache
+		c.rootProxy = p
+	}
 	return p, nil
 }
 

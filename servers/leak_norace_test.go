@@ -1,0 +1,6 @@
+//go:build !race
+
+package servers
+
+// leakCycles is TestConnectCallCloseCycles's count (2,000 under -race).
+const leakCycles = 10_000
