@@ -41,6 +41,15 @@ type Decoder struct {
 	// MaxDepth limits nesting of tuples, frozensets and slices; 0 means
 	// DefaultMaxDepth.
 	MaxDepth int
+	// Keep makes every value stay valid for as long as it is referenced:
+	// storage is never reused. Each Decode carves its values from the rest
+	// of the current chunks; a full chunk is left to the garbage collector
+	// (it lives on while a value in it is referenced) and a new one taken.
+	// A warm Decoder in this mode allocates about once per keepChunkBytes
+	// of decoded values, and a retained value keeps at most its chunk
+	// alive. Combined with copying mode (View false), nothing decoded
+	// aliases the input, which may be reused at once.
+	Keep bool
 
 	stack   []frame
 	items   slab[any]
@@ -101,7 +110,7 @@ func Decode(b []byte) (any, error) {
 // stay valid as long as they are referenced).
 func (d *Decoder) Release() {
 	stack := d.stack[:0]
-	*d = Decoder{View: d.View, MaxDepth: d.MaxDepth}
+	*d = Decoder{View: d.View, MaxDepth: d.MaxDepth, Keep: d.Keep}
 	d.stack = stack
 }
 
@@ -110,6 +119,27 @@ func (d *Decoder) Release() {
 const retainBytes = 4 << 20
 
 func (d *Decoder) reset() {
+	if d.Keep {
+		d.keepAll()
+	} else {
+		d.resetSlabs()
+	}
+	if cap(d.scratch) > retainBytes {
+		d.scratch = nil
+	}
+	if uintptr(cap(d.stack))*unsafe.Sizeof(frame{}) > retainBytes {
+		d.stack = nil
+	}
+}
+
+// keepAll puts every slab in Keep mode.
+func (d *Decoder) keepAll() {
+	d.items.keep, d.ints.keep, d.floats.keep, d.cplxs.keep = true, true, true, true
+	d.strs.keep, d.bytes.keep, d.tuples.keep = true, true, true
+	d.fsets.keep, d.slices.keep, d.raw.keep = true, true, true
+}
+
+func (d *Decoder) resetSlabs() {
 	d.items.reset()
 	d.ints.reset()
 	d.floats.reset()
@@ -120,12 +150,6 @@ func (d *Decoder) reset() {
 	d.fsets.reset()
 	d.slices.reset()
 	d.raw.reset()
-	if cap(d.scratch) > retainBytes {
-		d.scratch = nil
-	}
-	if uintptr(cap(d.stack))*unsafe.Sizeof(frame{}) > retainBytes {
-		d.stack = nil
-	}
 }
 
 func truncated(what string, pos int) error {
@@ -653,10 +677,15 @@ var (
 // makes all chunks available again.
 type slab[T any] struct {
 	chunks [][]T
-	ci     int // current chunk
-	used   int // elements used in the current chunk
-	total  int // elements in all chunks
+	ci     int  // current chunk
+	used   int  // elements used in the current chunk
+	total  int  // elements in all chunks
+	keep   bool // Decoder.Keep: chunks are never reused
 }
+
+// keepChunkBytes is the size of a chunk in Keep mode (a value larger than
+// that gets a chunk of its own size).
+const keepChunkBytes = 4 << 10
 
 const minChunk = 16
 
@@ -693,6 +722,21 @@ func (s *slab[T]) one() *T {
 }
 
 func (s *slab[T]) grow(n int) []T {
+	if s.keep {
+		// Drop the full chunk: values in it keep it alive, nothing reuses it.
+		var zero T
+		size := int(keepChunkBytes / max(unsafe.Sizeof(zero), 1))
+		if n > size/4 {
+			// Large: a chunk of its own, the current one stays in use.
+			return make([]T, n)
+		}
+		c := make([]T, size)
+		if len(s.chunks) == 0 {
+			s.chunks = make([][]T, 1)
+		}
+		s.chunks[0], s.ci, s.used, s.total = c, 0, n, size
+		return c[0:n:n]
+	}
 	size := minChunk
 	if s.ci < len(s.chunks) {
 		size = 2 * len(s.chunks[s.ci])

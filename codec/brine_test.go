@@ -1073,3 +1073,42 @@ func TestBrineSlabReuse(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Tuple{int64(0)}, v)
 }
+
+// In Keep mode values stay valid after later decodes, and nothing aliases
+// the input.
+func TestDecoderKeep(t *testing.T) {
+	d := Decoder{Keep: true}
+	var kept []any
+	var want []any
+	in := make([]byte, 0, 256)
+	for i := range 2000 {
+		v := Tuple{int64(i) * 1000003, "str" + strconv.Itoa(i), []byte{byte(i), 1, 2}, Tuple{float64(i), nil}}
+		var err error
+		in, err = Append(in[:0], v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n, err := d.Decode(in)
+		if err != nil || n != len(in) {
+			t.Fatalf("decode %d: n=%d err=%v", i, n, err)
+		}
+		clear(in[:cap(in)]) // the input is reused: nothing may alias it
+		kept = append(kept, got)
+		want = append(want, v)
+	}
+	for i := range kept {
+		if !reflect.DeepEqual(kept[i], want[i]) {
+			t.Fatalf("value %d became %#v, want %#v", i, kept[i], want[i])
+		}
+	}
+	// A warm decoder allocates about once per chunk, not per value.
+	in, _ = Append(in[:0], Tuple{int64(1), "x", Tuple{int64(2)}})
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, _, err := d.Decode(in); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0.2 {
+		t.Fatalf("%.2f allocations per decode, want at most 0.2", allocs)
+	}
+}

@@ -88,15 +88,16 @@ func (c *Conn) unbox(v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: LABEL_TUPLE payload is %T", ErrProtocol, t[1])
 		}
-		out := make(codec.Tuple, len(items))
+		// The decoded tuple is this connection's own (nothing else holds
+		// it yet): its items are unboxed in place.
 		for i, it := range items {
 			u, err := c.unbox(it)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = u
+			items[i] = u
 		}
-		return out, nil
+		return t[1], nil
 	case labelLocalRef:
 		id, err := netref.ParseIDPack(t[1])
 		if err != nil {

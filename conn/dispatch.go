@@ -25,10 +25,9 @@ func (c *Conn) handlePayload(payload []byte) error {
 		c.format.Store(uint32(f))
 	}
 	// Decoded values outlive this call (they go to other goroutines and to
-	// user code), so they view a private copy and a fresh decoder.
-	buf := append([]byte(nil), payload...)
-	d := codec.Decoder{View: true, MaxDepth: c.cfg.MaxDepth}
-	msg, seq, args, err := d.DecodeMessage(buf, f)
+	// user code): the decoder copies what it keeps out of payload and never
+	// reuses its storage (Keep).
+	msg, seq, args, err := c.dec.DecodeMessage(payload, f)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -106,11 +105,39 @@ func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode) error {
 		c.sendException(seq, errTooManyRequests, mode)
 		return nil
 	}
-	c.exec.Execute(func() {
-		defer c.inflight.Add(-1)
-		c.serve(seq, h, a, direct)
-	})
+	tk := getTask()
+	tk.c, tk.seq, tk.h, tk.a = c, seq, h, a
+	c.exec.Execute(tk.run)
 	return nil
+}
+
+// task is one request handed to the executor. Tasks are pooled, and run is
+// bound once per task, so handing a request over allocates nothing.
+type task struct {
+	c   *Conn
+	seq int64
+	h   *handlerSpec
+	a   codec.Tuple
+	run func()
+}
+
+var taskPool sync.Pool
+
+func getTask() *task {
+	if t, ok := taskPool.Get().(*task); ok {
+		return t
+	}
+	t := new(task)
+	t.run = t.do
+	return t
+}
+
+func (t *task) do() {
+	c, seq, h, a := t.c, t.seq, t.h, t.a
+	t.c, t.a, t.h = nil, nil, nil
+	taskPool.Put(t)
+	defer c.inflight.Add(-1)
+	c.serve(seq, h, a, direct)
 }
 
 // errTooManyRequests answers a request beyond Config.MaxInFlight.

@@ -134,6 +134,8 @@ type callSig struct {
 	name    string        // Python name, for messages ("incr")
 	names   []string      // Python names of the positional parameters (may be short)
 	varName string        // Python name of the variadic parameter, or ""
+	mindex  int           // for methods: the index in the receiver's method set
+	fast    fastKind      // for methods: how to call them without reflect
 }
 
 // newCallSig describes the func fn of type t (a method expression when recv)

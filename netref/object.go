@@ -142,6 +142,7 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 			continue
 		}
 		sig := newCallSig(m.Func, m.Type, true, py, params[m.Name])
+		sig.mindex, sig.fast = i, fastKindOfMethod(m.Type)
 		if props[m.Name] && sig.shape.takesNothing() {
 			ti.props[py] = sig
 			continue
@@ -218,6 +219,7 @@ type object struct {
 	rv   reflect.Value // the receiver (a pointer to a copy for a struct value)
 	iv   any           // rv.Interface(), for the dunder interfaces
 	ti   *typeInfo
+	fast sync.Map // *callSig → its bound method value (fastcall.go)
 }
 
 func newObject(v any, rv reflect.Value) *object {
@@ -334,6 +336,9 @@ func (o *object) Call(ctx context.Context, args codec.Tuple, kwargs []Kwarg) (an
 
 func (o *object) CallAttr(ctx context.Context, name string, args codec.Tuple, kwargs []Kwarg) (any, error) {
 	if sig, ok := o.ti.methods[name]; ok {
+		if len(kwargs) == 0 && sig.fast.fits(len(args)) {
+			return o.callFast(ctx, sig, args)
+		}
 		return sig.call(ctx, sig.fn, o.rv, args, kwargs)
 	}
 	_, prop := o.ti.props[name]
