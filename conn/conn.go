@@ -49,7 +49,6 @@ type Conn struct {
 
 	// Read side: used only by the goroutine that calls Feed.
 	fdec   *codec.FrameDecoder
-	dec    codec.Decoder // Keep mode: what it decodes stays valid
 	format atomic.Uint32 // codec.Format in use
 
 	enc *codec.FrameEncoder // safe for concurrent use
@@ -114,7 +113,6 @@ func New(t Transport, svc Service, opts ...Option) (*Conn, error) {
 		attachDone: make(chan struct{}),
 	}
 	c.enc.Compress = cfg.Compress
-	c.dec = codec.Decoder{MaxDepth: cfg.MaxDepth, Keep: true}
 	if cfg.ConnID != 0 {
 		c.id = cfg.ConnID
 	}

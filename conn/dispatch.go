@@ -26,8 +26,15 @@ func (c *Conn) handlePayload(payload []byte) error {
 	}
 	// Decoded values outlive this call (they go to other goroutines and to
 	// user code): the decoder copies what it keeps out of payload and never
-	// reuses its storage (Keep).
-	msg, seq, args, err := c.dec.DecodeMessage(payload, f)
+	// reuses its storage (Keep). Such a decoder can therefore be shared by
+	// all connections, one at a time: idle connections hold none.
+	d, _ := decoders.Get().(*codec.Decoder)
+	if d == nil {
+		d = &codec.Decoder{Keep: true}
+	}
+	d.MaxDepth = c.cfg.MaxDepth
+	msg, seq, args, err := d.DecodeMessage(payload, f)
+	decoders.Put(d)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -44,6 +51,9 @@ func (c *Conn) handlePayload(payload []byte) error {
 	}
 	return nil
 }
+
+// decoders holds Keep-mode decoders (see handlePayload).
+var decoders sync.Pool
 
 func (c *Conn) handleRequest(seq int64, args any) error {
 	if !c.attached.Load() {
