@@ -129,6 +129,9 @@ func (c *Conn) proxyFor(id netref.IDPack) *netref.Proxy {
 		}
 	}
 	p := netref.NewProxy(c, id)
+	if c.proxies == nil {
+		c.proxies = make(map[netref.IDPack]weak.Pointer[netref.Proxy])
+	}
 	c.proxies[id] = weak.Make(p)
 	return p
 }

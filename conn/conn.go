@@ -107,7 +107,6 @@ func New(t Transport, svc Service, opts ...Option) (*Conn, error) {
 		fdec:    codec.NewFrameDecoder(cfg.Limits),
 		enc:     codec.NewFrameEncoder(),
 		objs:    newObjectTable(cfg.MaxObjects),
-		proxies: make(map[netref.IDPack]weak.Pointer[netref.Proxy]),
 		done:    make(chan struct{}),
 
 		attachDone: make(chan struct{}),

@@ -45,7 +45,7 @@ func (t *discardTransport) lastMessage(tb testing.TB) (uint8, any) {
 	}
 	return msg, args
 }
-func (t *discardTransport) Close() error       { return nil }
+func (t *discardTransport) Close() error { return nil }
 
 // BenchmarkServerCallSmallInt is the server's side of one small sync call
 // in steady state: a CALLATTR echo(42) frame is fed to a connection serving

@@ -20,7 +20,7 @@ type Table struct {
 
 // NewTable returns an empty table whose first sequence number is 0.
 func NewTable() *Table {
-	return &Table{pending: make(map[int64]*AsyncResult, 16)}
+	return &Table{} // the map is made by the first Register: idle is small
 }
 
 // Register takes the next sequence number and registers a pending result
@@ -38,6 +38,9 @@ func (t *Table) Register() (seq int64, r *AsyncResult, err error) {
 	seq = t.next
 	t.next++
 	r.seq = seq
+	if t.pending == nil {
+		t.pending = make(map[int64]*AsyncResult)
+	}
 	t.pending[seq] = r
 	t.mu.Unlock()
 	return seq, r, nil
