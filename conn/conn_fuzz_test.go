@@ -104,7 +104,7 @@ func fuzzRootRef() []byte {
 	b := codec.AppendTupleHeader(nil, 2)
 	b = codec.AppendInt(b, 3) // local ref of the receiver
 	b = codec.AppendTupleHeader(b, 3)
-	b = codec.AppendStr(b, "ConformanceService")
+	b = codec.AppendStr(b, "rpycgo.ConformanceService")
 	b = codec.AppendInt(b, 1)
 	return codec.AppendInt(b, 1)
 }

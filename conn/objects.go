@@ -38,12 +38,9 @@ type objectTable struct {
 }
 
 func newObjectTable(max int) *objectTable {
-	return &objectTable{
-		max:     max,
-		byID:    make(map[objKey]*localEntry),
-		byIdent: make(map[identKey]*localEntry),
-		classes: make(map[string]int64),
-	}
+	// The maps are made by the first export: most connections of a server
+	// never export anything but their root, and idle ones should be small.
+	return &objectTable{max: max}
 }
 
 func identOf(v any) (identKey, bool) {
@@ -83,6 +80,11 @@ func (t *objectTable) export(v any) (netref.IDPack, error) {
 		obj = netref.Wrap(v)
 	}
 	name := obj.TypeName()
+	if t.byID == nil {
+		t.byID = make(map[objKey]*localEntry)
+		t.byIdent = make(map[identKey]*localEntry)
+		t.classes = make(map[string]int64)
+	}
 	cls, ok := t.classes[name]
 	if !ok {
 		cls = int64(len(t.classes) + 1)
@@ -103,11 +105,15 @@ func (t *objectTable) export(v any) (netref.IDPack, error) {
 	return e.id, nil
 }
 
-// lookup finds the entry of an id_pack the peer sent back.
+// lookup finds the entry of an id_pack the peer sent back. The whole
+// id_pack must match, name_pack included, as Python keys its table on it.
 func (t *objectTable) lookup(id netref.IDPack) (*localEntry, bool) {
 	t.mu.Lock()
 	e, ok := t.byID[objKey{id.Class, id.Instance}]
 	t.mu.Unlock()
+	if ok && e.id.Name != id.Name {
+		return nil, false
+	}
 	return e, ok
 }
 
@@ -134,7 +140,7 @@ func (t *objectTable) release(id netref.IDPack, count int64) bool {
 	t.mu.Lock()
 	k := objKey{id.Class, id.Instance}
 	e, ok := t.byID[k]
-	if !ok {
+	if !ok || e.id.Name != id.Name {
 		t.mu.Unlock()
 		return false
 	}

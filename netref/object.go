@@ -372,6 +372,11 @@ func (o *object) callAttribute(ctx context.Context, name string, args codec.Tupl
 	case *Proxy:
 		return x.CallKw(ctx, args, kwargs)
 	}
+	if _, ok := v.(Caller); ok {
+		// An exposed class or any other callable Go value: called as
+		// GETATTR + CALL would call it.
+		return Wrap(v).Call(ctx, args, kwargs)
+	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Func && !rv.IsNil() {
 		return Wrap(v).Call(ctx, args, kwargs)
 	}

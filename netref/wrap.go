@@ -276,7 +276,9 @@ func (m *boundMethod) Inspect() []string  { return []string{"__call__"} }
 func (m *boundMethod) ownerClass() string { return shortName(m.owner.TypeName()) }
 func (m *boundMethod) qualName() string   { return m.ownerClass() + "." + m.name }
 func (m *boundMethod) Dir(context.Context) ([]string, error) {
-	return []string{"__call__", "__doc__", "__func__", "__name__", "__qualname__", "__self__"}, nil
+	// Not __func__ nor __self__: they are never reachable (__self__ would
+	// lead past a restricted view), so they are not listed either.
+	return []string{"__call__", "__doc__", "__name__", "__qualname__"}, nil
 }
 
 func (m *boundMethod) GetAttr(ctx context.Context, name string) (any, error) {

@@ -246,6 +246,31 @@ func (r *Root) Service() *Service { return r.svc }
 // exposedPrefix is RPyC's exposed_prefix: "exposed_x" names "x".
 const exposedPrefix = "exposed_"
 
+// hook reports whether name is a connection hook of the service value
+// (Connector.OnConnect, Disconnector.OnDisconnect): Go plumbing that the
+// peer must not reach, as RPyC never exposes on_connect/on_disconnect.
+func (r *Root) hook(name string) bool {
+	switch name {
+	case "on_connect":
+		_, ok := r.impl.(Connector)
+		return ok
+	case "on_disconnect":
+		_, ok := r.impl.(Disconnector)
+		return ok
+	}
+	return false
+}
+
+// hookError is the AttributeError for a hook, worded as for any missing
+// attribute.
+func (r *Root) hookError(name string) error {
+	cls := r.obj.TypeName()
+	cls = cls[strings.LastIndexByte(cls, '.')+1:]
+	e := codec.Errorf("AttributeError", "'%s' object has no attribute '%s'", cls, name)
+	e.Attrs = []codec.Attr{{Name: "name", Value: name}}
+	return e
+}
+
 func (r *Root) member(name string) (any, bool) {
 	switch name {
 	case "get_service_name":
@@ -268,6 +293,9 @@ func (r *Root) GetAttr(ctx context.Context, name string) (any, error) {
 	name = strings.TrimPrefix(name, exposedPrefix)
 	if v, ok := r.member(name); ok {
 		return v, nil
+	}
+	if r.hook(name) {
+		return nil, r.hookError(name)
 	}
 	return r.obj.GetAttr(ctx, name)
 }
@@ -299,6 +327,9 @@ func (r *Root) CallAttr(ctx context.Context, name string, args codec.Tuple, kwar
 			return f(), nil
 		}
 	}
+	if r.hook(name) {
+		return nil, r.hookError(name)
+	}
 	return r.obj.CallAttr(ctx, name, args, kwargs)
 }
 
@@ -317,7 +348,8 @@ func (r *Root) Dir(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names = append(slices.Clone(names), "get_service_aliases", "get_service_name")
+	names = slices.DeleteFunc(slices.Clone(names), r.hook)
+	names = append(names, "get_service_aliases", "get_service_name")
 	slices.Sort(names)
 	return slices.Compact(names), nil
 }
