@@ -160,7 +160,7 @@ func Execute(ctx context.Context, plan Plan, prog *Progress) (*Report, error) {
 				proc.Stop()
 			}
 			var err error
-			proc, err = Start(ctx, t)
+			proc, err = Start(ctx, t.compressed(plan.Compress))
 			return err
 		}
 		for _, pl := range plan.Payloads {
@@ -227,7 +227,7 @@ func runIdle(ctx context.Context, t Target, plan Plan) (r IdleResult) {
 		// A process per connection: 19,000 of them would exhaust the machine.
 		r.Idle = ForkingIdleCap
 	}
-	proc, err := Start(ctx, t)
+	proc, err := Start(ctx, t.compressed(plan.Compress))
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -329,7 +329,7 @@ func dialIdle(ctx context.Context, addr string) (*idleConn, error) {
 // one echo call, close, for plan.ChurnDuration.
 func runChurn(ctx context.Context, t Target, plan Plan) (r ChurnResult) {
 	r = ChurnResult{Target: t.Name, Kind: t.Kind, Workers: max(plan.ChurnWorkers, 1)}
-	proc, err := Start(ctx, t)
+	proc, err := Start(ctx, t.compressed(plan.Compress))
 	if err != nil {
 		r.Error = err.Error()
 		return r

@@ -102,6 +102,21 @@ func ParseTarget(name string, b Binaries) (Target, error) {
 	return Target{}, fmt.Errorf("bench: unknown target %q (rpycgo:MODE:ENGINE, python:MODE, raw:ENGINE)", name)
 }
 
+// compressed is t with RPyC's compression of large payloads on (the
+// default of both rpyc-server and Python) or off.
+func (t Target) compressed(on bool) Target {
+	if on {
+		return t
+	}
+	switch t.Kind {
+	case KindRPyCGo:
+		t.Argv = append(append([]string(nil), t.Argv...), "--compress=false")
+	case KindPython:
+		t.Env = append(append([]string(nil), t.Env...), "RPYC_BENCH_COMPRESS=0")
+	}
+	return t
+}
+
 // portArgs is how each kind is told to pick any free port.
 func (t Target) portArgs() []string {
 	switch t.Kind {

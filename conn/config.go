@@ -79,6 +79,9 @@ const (
 // WithMaxObjects sets Config.MaxObjects.
 func WithMaxObjects(n int) Option { return func(c *Config) { c.MaxObjects = n } }
 
+// WithCompress sets Config.Compress: false sends every payload as is.
+func WithCompress(on bool) Option { return func(c *Config) { c.Compress = on } }
+
 // WithMaxInFlight sets Config.MaxInFlight.
 func WithMaxInFlight(n int) Option { return func(c *Config) { c.MaxInFlight = n } }
 

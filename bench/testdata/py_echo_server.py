@@ -7,9 +7,11 @@ Run with /usr/bin/python3:
 It binds 127.0.0.1 (port 0 by default: any free port), prints the bound port
 on stdout, then serves until killed.
 """
+import os
 import sys
 
 import rpyc
+from rpyc.core.channel import Channel
 from rpyc.utils.server import ForkingServer, ThreadedServer, ThreadPoolServer
 
 
@@ -46,6 +48,9 @@ SERVERS = {
 
 
 def main():
+    if os.environ.get("RPYC_BENCH_COMPRESS") == "0":
+        # rpyc-bench --compress=false: no payload is ever compressed.
+        Channel.COMPRESSION_THRESHOLD = float("inf")
     mode = sys.argv[1] if len(sys.argv) > 1 else "threaded"
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     cls = SERVERS[mode]

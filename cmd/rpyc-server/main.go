@@ -5,7 +5,7 @@
 //	            [-m reactor|threadpool|threaded|process|oneshot]
 //	            [--engine gnet|netpoll|stdnet] [--workers N]
 //	            [--ssl-keyfile K --ssl-certfile C [--ssl-cafile CA]]
-//	            [--logfile FILE] [-q] [--service conformance]
+//	            [--logfile FILE] [-q] [--service conformance] [--compress=false]
 //	            [--register [--registry-type UDP|TCP] [--registry-host H] [--registry-port P]]
 //
 // The default mode, reactor, is the thread-pool policy on the gnet engine.
@@ -60,7 +60,7 @@ func lookupService(name string) (conn.Service, error) {
 type options struct {
 	host, socketPath, mode, engine, logfile, service string
 	port, workers                                    int
-	ipv6, quiet                                      bool
+	ipv6, quiet, compress                            bool
 	keyfile, certfile, cafile                        string
 	register                                         bool
 	registryType, registryHost                       string
@@ -83,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.keyfile, "ssl-keyfile", "", "TLS private key (PEM)")
 	fs.StringVar(&o.certfile, "ssl-certfile", "", "TLS certificate (PEM)")
 	fs.StringVar(&o.cafile, "ssl-cafile", "", "CA certificates (PEM): require and verify client certificates")
+	fs.BoolVar(&o.compress, "compress", true, "zlib-compress payloads above 3000 bytes, as Python rpyc does (--compress=false: never)")
 	fs.StringVar(&o.service, "service", "conformance", "service to serve: conformance")
 	fs.BoolVar(&o.register, "register", false, "register with a registry server")
 	fs.StringVar(&o.registryType, "registry-type", "UDP", "registry protocol: UDP or TCP")
@@ -144,6 +145,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		servers.WithWorkers(o.workers),
 		servers.WithReuseAddr(true),
 		servers.WithServiceName(o.service),
+	}
+	if !o.compress {
+		opts = append(opts, servers.WithProtocol(conn.WithCompress(false)))
 	}
 	if o.engine != "" {
 		opts = append(opts, servers.WithEngine(o.engine))
