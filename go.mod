@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/cloudwego/netpoll v0.7.2
+	github.com/klauspost/compress v1.20.5
 	github.com/panjf2000/gnet/v2 v2.10.0
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/pflag v1.0.10

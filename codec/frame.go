@@ -1,9 +1,9 @@
 package codec
 
 import (
-	"compress/zlib"
 	"encoding/binary"
 	"fmt"
+	"github.com/klauspost/compress/zlib"
 	"math"
 	"sync"
 )

@@ -2,9 +2,9 @@ package codec
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"github.com/klauspost/compress/zlib"
 	"io"
 	"sync"
 )
