@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // Bounds of the delay between two looks at gnet's outbound buffer while it
@@ -31,6 +32,7 @@ type gnetConn struct {
 	// Set by open on the loop, under mu.
 	gc   gnet.Conn
 	loop gnet.EventLoop
+	fd   int // gc's socket; open until closedByGnet has set closed
 
 	// Guarded by mu.
 	flushQueued bool // a gnetFlush task is queued on the loop
@@ -84,6 +86,22 @@ func (c *gnetConn) Write(b []byte) error {
 	if c.closing || c.closed {
 		return ErrClosed
 	}
+	if !c.inHandler && c.opened && c.q.queued() == 0 {
+		// Nothing is queued, taken or in gnet's buffer: write straight to
+		// the socket from this goroutine instead of waking the loop. mu is
+		// held, and gnet calls OnClose (closedByGnet, which needs mu)
+		// before it closes the descriptor, so the descriptor is this
+		// connection's; the loop writes only what the queue holds, and the
+		// queue is empty. What the socket does not take is queued.
+		n, err := unix.Write(c.fd, b)
+		if n == len(b) {
+			return nil
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			n = 0 // the loop meets the error on its write and closes
+		}
+		b = b[max(n, 0):]
+	}
 	if err := c.q.push(b); err != nil {
 		return err
 	}
@@ -129,7 +147,7 @@ func (c *gnetConn) Close() error {
 // open runs OnOpen on the loop.
 func (c *gnetConn) open(gc gnet.Conn) gnet.Action {
 	c.mu.Lock()
-	c.gc, c.loop = gc, gc.EventLoop()
+	c.gc, c.loop, c.fd = gc, gc.EventLoop(), gc.Fd()
 	if c.closing { // Engine.Close came first
 		c.mu.Unlock()
 		return gnet.Close
