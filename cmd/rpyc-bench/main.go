@@ -14,6 +14,24 @@
 // results.json, results.md and SVG plots into --out. A progress bar runs on
 // stderr. `make bench` runs the quick profile (under 5 minutes on two cores).
 //
+// With --soak DURATION it runs a soak instead: one rpyc-server (-t, default
+// rpycgo:reactor:gnet) under a mixed load for DURATION: -c steady
+// connections (default 64) dealt out to sync echo calls (small and 64 KiB),
+// callbacks, object churn (Counters made, called and released, checked
+// with live_objects()), windowed async calls (-W, default 16) and fired
+// events, plus --churn-workers connect-call-close loops (default 4). Every
+// --soak-interval it prints a line (calls, errors, server RSS, threads and
+// fds, client heap and goroutines); at the end a time-series table, and
+// soak.json, soak_memory.svg and soak_goroutines.svg in --out (default
+// bench/results). It exits non-zero on any error, on server RSS growth
+// from the warm-up (-w, default a tenth of the run) to the end above
+// --soak-max-rss-growth percent, or on fds the server keeps after every
+// connection closed.
+//
+//	rpyc-bench --soak 10m [-t rpycgo:MODE:ENGINE] [-c CONNS] [--churn-workers N]
+//	           [-W WINDOW] [-w WARMUP] [--soak-interval 10s] [-o DIR]
+//	           [--soak-kinds echo,echo64k,callback,objects,async,events,churn]
+//
 // Targets: rpycgo:MODE:ENGINE (MODE reactor, threadpool, threaded, process;
 // ENGINE gnet, netpoll, stdnet), python:threaded|threadpool|forking,
 // raw:gnet|netpoll|stdnet. Payloads: int, bytes100, bytes64k, callback,
@@ -115,6 +133,10 @@ type options struct {
 	calls                      int64
 	window, idle, churnWorkers int
 	compress, noProgress       bool
+	soak, soakInterval         time.Duration
+	soakMaxGrowth              float64
+	soakKinds                  []string
+	set                        map[string]bool // the flags given
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -137,9 +159,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVarP(&o.out, "out", "o", "", "directory for results.json, results.md and the SVG plots")
 	fs.StringVar(&o.rpycServer, "rpyc-server", "", "rpyc-server binary to use (default: go build it)")
 	fs.BoolVarP(&o.noProgress, "quiet", "q", false, "no progress bar")
+	fs.DurationVarP(&o.soak, "soak", "s", 0, "run a soak of this length instead: a mixed load on one rpycgo target (-t), sampled every --soak-interval")
+	fs.DurationVar(&o.soakInterval, "soak-interval", bench.DefaultSoakInterval, "time between the soak's samples")
+	fs.StringSliceVar(&o.soakKinds, "soak-kinds", nil, "the soak's load (default all): echo, echo64k, callback, objects, async, events, churn")
+	fs.Float64Var(&o.soakMaxGrowth, "soak-max-rss-growth", 100*bench.DefaultSoakGrowth, "fail the soak when the server's RSS grows more than this percent from the warm-up to the end (0: report only)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -226,6 +254,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	if o.soak != 0 {
+		return runSoak(ctx, o, stdout, stderr)
+	}
 	tmp, err := os.MkdirTemp("", "rpyc-bench-")
 	if err != nil {
 		return err
@@ -265,6 +296,124 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(paths, ", "))
 	}
 	return err
+}
+
+// defaultSoakOut is where the soak writes its files without --out.
+const defaultSoakOut = "bench/results"
+
+// maxSoak bounds a soak.
+const maxSoak = 24 * time.Hour
+
+// soakConfig checks the flags of a soak and builds its configuration.
+func (o *options) soakConfig(bins bench.Binaries) (bench.SoakConfig, error) {
+	cfg := bench.SoakConfig{Duration: o.soak, Interval: o.soakInterval, Warmup: -1,
+		Conns: bench.DefaultSoakConns, ChurnWorkers: bench.DefaultSoakChurn, Window: bench.DefaultSoakWindow,
+		Compress: o.compress, MaxRSSGrowth: o.soakMaxGrowth / 100}
+	if o.soak < 0 || o.soak > maxSoak {
+		return cfg, fmt.Errorf("--soak %v: more than 0, at most %v", o.soak, maxSoak)
+	}
+	if o.soakInterval < 100*time.Millisecond || o.soakInterval > o.soak {
+		return cfg, fmt.Errorf("--soak-interval %v: from 100ms to the soak's length", o.soakInterval)
+	}
+	if o.soakMaxGrowth < 0 {
+		return cfg, fmt.Errorf("--soak-max-rss-growth %v: 0 or more", o.soakMaxGrowth)
+	}
+	name := "rpycgo"
+	switch len(o.targets) {
+	case 0:
+	case 1:
+		name = o.targets[0]
+	default:
+		return cfg, fmt.Errorf("--soak runs one target, not %d", len(o.targets))
+	}
+	t, err := bench.ParseTarget(strings.TrimSpace(name), bins)
+	if err != nil {
+		return cfg, err
+	}
+	if t.Kind != bench.KindRPyCGo {
+		return cfg, fmt.Errorf("--soak: target %s: the soak runs against rpyc-server (rpycgo:MODE:ENGINE)", t.Name)
+	}
+	cfg.Target = t
+	for _, name := range o.soakKinds {
+		k, err := bench.ParseSoakKind(strings.TrimSpace(name))
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Kinds = append(cfg.Kinds, k)
+	}
+	if o.set["conns"] {
+		if len(o.conns) != 1 || o.conns[0] < 1 || o.conns[0] > bench.MaxConns {
+			return cfg, fmt.Errorf("--conns with --soak: one count of steady connections, 1 to %d", bench.MaxConns)
+		}
+		cfg.Conns = o.conns[0]
+	}
+	if o.set["churn-workers"] {
+		if o.churnWorkers < 0 || o.churnWorkers > 1024 {
+			return cfg, fmt.Errorf("--churn-workers %d: 0 to 1024", o.churnWorkers)
+		}
+		cfg.ChurnWorkers = o.churnWorkers
+	}
+	if o.set["window"] {
+		if o.window < 1 || o.window > 1024 {
+			return cfg, fmt.Errorf("--window %d: 1 to 1024", o.window)
+		}
+		cfg.Window = o.window
+	}
+	if o.set["warmup"] {
+		if o.warmup < 0 || o.warmup >= o.soak {
+			return cfg, fmt.Errorf("--warmup %v with --soak: 0 to less than the soak's length", o.warmup)
+		}
+		cfg.Warmup = o.warmup
+	}
+	return cfg, nil
+}
+
+// runSoak runs the soak and prints and writes its report; it fails when
+// the soak did.
+func runSoak(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	// Check the flags before building anything.
+	if _, err := o.soakConfig(bench.Binaries{RPyCServer: "rpyc-server"}); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "rpyc-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bins, err := binaries(ctx, o, tmp)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.soakConfig(bins)
+	if err != nil {
+		return err
+	}
+	if !o.noProgress {
+		cfg.Live = stderr
+		fmt.Fprintf(stderr, "soak: %s for %v, %d steady connections + %d churn loops, a sample every %v\n",
+			cfg.Target.Name, cfg.Duration, cfg.Conns, cfg.ChurnWorkers, cfg.Interval)
+	}
+	rep, err := bench.RunSoak(ctx, cfg)
+	if rep == nil {
+		return err
+	}
+	rep.WriteTable(stdout)
+	out := o.out
+	if out == "" {
+		out = defaultSoakOut
+	}
+	paths, werr := rep.WriteFiles(out)
+	if werr != nil {
+		return werr
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(paths, ", "))
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("soak failed: %s", strings.Join(rep.Failures, "; "))
+	}
+	return nil
 }
 
 // binaries builds rpyc-server (unless given) and writes the Python script
