@@ -52,6 +52,26 @@ func (c *Conn) appendBox(dst []byte, v any) ([]byte, error) {
 	return appendIDPack(dst, id), nil
 }
 
+// appendBoxItems is appendBox of codec.Tuple(items), without making the
+// tuple an interface value (which would allocate).
+func (c *Conn) appendBoxItems(dst []byte, items []any) ([]byte, error) {
+	for _, it := range items {
+		if !codec.Encodable(it) {
+			return c.appendBoxTuple(dst, items)
+		}
+	}
+	dst = codec.AppendTupleHeader(dst, 2)
+	dst = codec.AppendInt(dst, labelValue)
+	dst = codec.AppendTupleHeader(dst, len(items))
+	var err error
+	for _, it := range items {
+		if dst, err = codec.Append(dst, it); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
 func (c *Conn) appendBoxTuple(dst []byte, items []any) ([]byte, error) {
 	dst = codec.AppendTupleHeader(dst, 2)
 	dst = codec.AppendInt(dst, labelTuple)

@@ -1,7 +1,6 @@
 package conn
 
 import (
-	"context"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -239,7 +238,7 @@ func (c *Conn) sendRequest(seq int64, handler int, args []any, mode sendMode) er
 	return c.send(codec.MsgRequest, seq, mode, func(dst []byte) ([]byte, error) {
 		dst = codec.AppendTupleHeader(dst, 2)
 		dst = codec.AppendInt(dst, int64(handler))
-		return c.appendBox(dst, codec.Tuple(args))
+		return c.appendBoxItems(dst, args)
 	})
 }
 
@@ -301,16 +300,4 @@ func (c *Conn) send(msg uint8, seq int64, mode sendMode, body func([]byte) ([]by
 		writeBufs.Put(bp)
 	}
 	return err
-}
-
-// withDefaultTimeout applies the connection's sync timeout to a context
-// without a deadline.
-func (c *Conn) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, c.cfg.SyncRequestTimeout)
 }

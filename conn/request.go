@@ -21,9 +21,15 @@ func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := c.withDefaultTimeout(ctx)
-	defer cancel()
-	v, err := r.Result(ctx)
+	var v any
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, ok := ctx.Deadline(); ok {
+		v, err = r.Result(ctx)
+	} else {
+		v, err = r.ResultWithin(ctx, c.cfg.SyncRequestTimeout)
+	}
 	if err != nil && !r.Ready() {
 		r.Fail(err) // settles it and drops the entry: a late reply is dropped
 	}

@@ -140,6 +140,59 @@ func (r *AsyncResult) ctxErr(ctx context.Context, waited time.Duration) error {
 	return fmt.Errorf("rpyc: waiting for reply to seq %d: %w", r.seq, err)
 }
 
+// ResultWithin is Result with a bound on the wait besides ctx: when d
+// passes first it returns a *TimeoutError wrapping
+// context.DeadlineExceeded, as Result does when ctx's deadline passes. It
+// is the cheap form of Result(context.WithTimeout(ctx, d)): the timer is
+// pooled, and no context is made.
+func (r *AsyncResult) ResultWithin(ctx context.Context, d time.Duration) (any, error) {
+	if r.state.Load() == statePending {
+		var cdone <-chan struct{}
+		if ctx != nil {
+			cdone = ctx.Done()
+		}
+		done := r.Done()
+		t := getTimer(d)
+		var err error
+		select {
+		case <-done:
+		case <-cdone:
+			if r.state.Load() == statePending {
+				err = r.ctxErr(ctx, d) // cancelled: no deadline of its own
+			}
+		case <-t.C:
+			if r.state.Load() == statePending {
+				err = &TimeoutError{Seq: r.seq, After: d, Cause: context.DeadlineExceeded}
+			}
+		}
+		putTimer(t)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := r.waitErr(); err != nil {
+		return nil, err
+	}
+	return r.value, r.err
+}
+
+// timers are stopped timers for ResultWithin. Since Go 1.23 a stopped or
+// reset timer never delivers a stale tick, so they can be reused.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
+}
+
 // Result waits like Wait, then returns the value, or the error the result
 // completed with (a remote exception, *ClosedError, *TimeoutError), or the
 // error that ended the wait.

@@ -284,3 +284,39 @@ func TestFailDropsTableEntry(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "direct", v)
 }
+
+// ResultWithin bounds the wait like a context deadline would, with the
+// same errors, and its pooled timers never fire into a later wait.
+func TestResultWithin(t *testing.T) {
+	tab := NewTable()
+	_, r, err := tab.Register()
+	require.NoError(t, err)
+	_, err = r.ResultWithin(context.Background(), 5*time.Millisecond)
+	var te *TimeoutError
+	require.ErrorAs(t, err, &te)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.False(t, te.Expired)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = r.ResultWithin(ctx, time.Minute)
+	require.ErrorIs(t, err, context.Canceled)
+
+	for i := range 200 { // a reused timer must not end a later wait early
+		seq, r, err := tab.Register()
+		require.NoError(t, err)
+		go tab.Deliver(seq, int64(i), nil)
+		v, err := r.ResultWithin(nil, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, int64(i), v)
+	}
+	seq, r, err := tab.Register()
+	require.NoError(t, err)
+	remote := errors.New("remote")
+	tab.Deliver(seq, nil, remote)
+	_, err = r.ResultWithin(context.Background(), time.Minute)
+	require.Equal(t, remote, err)
+	tab.FailAll(errors.New("gone"))
+	_, err = r.ResultWithin(context.Background(), time.Minute)
+	require.Equal(t, remote, err, "a completed result keeps its outcome")
+}

@@ -167,6 +167,9 @@ func kwargsTuple(kwargs []Kwarg) codec.Tuple {
 	return t
 }
 
+// noKwargs is the empty keyword tuple, made an interface value once.
+var noKwargs any = codec.Tuple{}
+
 func argsTuple(args []any) codec.Tuple {
 	if args == nil {
 		return codec.Tuple{}
@@ -196,7 +199,7 @@ func (p *Proxy) DelAttr(ctx context.Context, name string) error {
 // Call calls the object: HANDLE_CALL(p, args, ()). The arguments are boxed
 // by the connection (Go values that brine cannot carry travel by reference).
 func (p *Proxy) Call(ctx context.Context, args ...any) (any, error) {
-	return p.request(ctx, "call", HandleCall, p, argsTuple(args), codec.Tuple{})
+	return p.request(ctx, "call", HandleCall, p, argsTuple(args), noKwargs)
 }
 
 // CallKw calls the object with keyword arguments: HANDLE_CALL(p, args,
@@ -209,7 +212,7 @@ func (p *Proxy) CallKw(ctx context.Context, args []any, kwargs []Kwarg) (any, er
 // name, args, ()). It is how dunders are invoked, and cheaper than GetAttr
 // followed by Call.
 func (p *Proxy) CallMethod(ctx context.Context, name string, args ...any) (any, error) {
-	return p.request(ctx, "callattr", HandleCallAttr, p, name, argsTuple(args), codec.Tuple{})
+	return p.request(ctx, "callattr", HandleCallAttr, p, name, argsTuple(args), noKwargs)
 }
 
 // CallMethodKw is CallMethod with keyword arguments.
@@ -219,7 +222,7 @@ func (p *Proxy) CallMethodKw(ctx context.Context, name string, args []any, kwarg
 
 // CallAsync sends HANDLE_CALL(p, args, ()) without waiting (rpyc.async_).
 func (p *Proxy) CallAsync(args ...any) (*dispatch.AsyncResult, error) {
-	return p.requestAsync("call", HandleCall, p, argsTuple(args), codec.Tuple{})
+	return p.requestAsync("call", HandleCall, p, argsTuple(args), noKwargs)
 }
 
 // CallKwAsync sends HANDLE_CALL(p, args, kwargs) without waiting.
@@ -229,7 +232,7 @@ func (p *Proxy) CallKwAsync(args []any, kwargs []Kwarg) (*dispatch.AsyncResult, 
 
 // CallMethodAsync sends HANDLE_CALLATTR(p, name, args, ()) without waiting.
 func (p *Proxy) CallMethodAsync(name string, args ...any) (*dispatch.AsyncResult, error) {
-	return p.requestAsync("callattr", HandleCallAttr, p, name, argsTuple(args), codec.Tuple{})
+	return p.requestAsync("callattr", HandleCallAttr, p, name, argsTuple(args), noKwargs)
 }
 
 // CallMethodKwAsync sends HANDLE_CALLATTR(p, name, args, kwargs) without

@@ -101,7 +101,7 @@ type profile struct {
 var profiles = map[string]profile{
 	// quick finishes in about 3 minutes on two cores.
 	"quick": {
-		targets:  []string{"rpycgo:reactor:gnet", "python:threaded", "raw:gnet", "raw:stdnet"},
+		targets:  []string{"rpycgo:reactor:gnet", "python:threaded", "python:forking", "raw:gnet", "raw:stdnet"},
 		payloads: []string{"int", "bytes64k", "callback", "counter"},
 		conns:    []int{1, 16, 64, 256},
 		warmup:   500 * time.Millisecond, duration: 2 * time.Second,
