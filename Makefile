@@ -5,11 +5,11 @@ PY := /usr/bin/python3
 # fuzz-short counts executions rather than seconds: a count cannot race
 # the fuzzing coordinator's deadline (see .ci/fuzz).
 FUZZTIME ?= 40000x
-LONGFUZZ ?= 10m
+LONGFUZZ ?= 30m
 # Fuzz targets: package:FuzzName
 FUZZ_TARGETS := ./codec:FuzzBrineDecode ./codec:FuzzFrameDecode ./codec:FuzzVinegarLoad ./registry:FuzzHandle ./conn:FuzzConnMessages
 
-.PHONY: all deps build vet test test-go fuzz-short fuzz bench bench-go serve clean
+.PHONY: all deps build vet test test-go fuzz-short fuzz soak bench bench-go serve clean
 
 all: build
 
@@ -43,6 +43,12 @@ fuzz-short:
 # fuzz runs every fuzz target for LONGFUZZ each.
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(LONGFUZZ)
+
+# soak runs rpyc-bench's mixed load against rpyc-server for SOAK (10m):
+# any error, RSS growth past 50% or a leaked descriptor fails it.
+SOAK ?= 10m
+soak: deps
+	$(GO) run ./cmd/rpyc-bench --soak $(SOAK) --out bench/results
 
 # bench runs the harness's quick profile (under 5 minutes): rpyc-server
 # beside Python's servers and the raw ceiling; table, JSON and SVG plots in
