@@ -70,7 +70,7 @@ func TestProfilesAndOverrides(t *testing.T) {
 		{name: "quick defaults", args: nil, check: func(t *testing.T, p bench.Plan) {
 			require.Equal(t, "quick", p.Profile)
 			require.Equal(t, []int{1, 16, 64, 256}, p.Conns)
-			require.Len(t, p.Targets, 4)
+			require.Len(t, p.Targets, 5)
 			require.Equal(t, 1000, p.Idle)
 			require.Equal(t, 2*time.Second, p.Duration)
 		}},
