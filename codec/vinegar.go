@@ -76,6 +76,10 @@ type PyError struct {
 	// back: DumpError sends VinegarOptions.Version instead, as Python sends
 	// its own version when it relays an exception.
 	RemoteVersion string
+	// Panic is the recovered value when this exception stands for a panic
+	// of Go code on this side (set by the adapters of package netref, so
+	// that the connection logs it); it is never sent.
+	Panic any
 }
 
 // ErrStopIteration is Python's StopIteration. errors.Is(err,

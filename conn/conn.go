@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"weak"
@@ -132,7 +133,7 @@ type earlyRequest struct {
 // its own while the connection already reads, then serves the requests that
 // arrived meanwhile, in order.
 func (c *Conn) attach() {
-	root, err := c.svc.Attach(c)
+	root, err := c.safeAttach()
 	if err != nil {
 		close(c.attachDone)
 		c.cfg.Logger.Warn().Err(err).Uint64("conn", c.id).Msg("service refused the connection")
@@ -155,6 +156,30 @@ func (c *Conn) attach() {
 	c.attached.Store(true)
 	c.attachMu.Unlock()
 	close(c.attachDone)
+}
+
+// safeAttach runs the service's Attach; a panic in it refuses this
+// connection (logged once) instead of ending the process.
+func (c *Conn) safeAttach() (root netref.Object, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.cfg.Logger.Error().Uint64("conn", c.id).Interface("panic", r).
+				Bytes("stack", debug.Stack()).Msg("service panicked on connect")
+			root, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return c.svc.Attach(c)
+}
+
+// safeDetach runs the service's Detach; a panic in it is logged once.
+func (c *Conn) safeDetach() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.cfg.Logger.Error().Uint64("conn", c.id).Interface("panic", r).
+				Bytes("stack", debug.Stack()).Msg("service panicked on disconnect")
+		}
+	}()
+	c.svc.Detach(c)
 }
 
 // AttachDone is closed once the service's Attach (on-connect hook) has
@@ -287,7 +312,7 @@ func (c *Conn) shutdown(cause error, sendClose bool) {
 		go func() {
 			<-c.attachDone
 			if c.root != nil {
-				c.svc.Detach(c)
+				c.safeDetach()
 			}
 			close(c.done)
 		}()

@@ -1,11 +1,13 @@
 package conn
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
 
 	"github.com/rpycgo/rpycgo/codec"
+	"github.com/rpycgo/rpycgo/dispatch"
 	"github.com/rpycgo/rpycgo/netref"
 )
 
@@ -173,6 +175,12 @@ func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode) {
 		res, err = h.fn(c, c.ctx, a)
 	}()
 	if err != nil {
+		if pe := (*codec.PyError)(nil); errors.As(err, &pe) && pe.Panic != nil {
+			// A panic the service's adapter recovered: the peer gets the
+			// RuntimeError, the log gets the panic, once, here.
+			c.cfg.Logger.Error().Uint64("conn", c.id).Str("handler", h.name).
+				Interface("panic", pe.Panic).Msg("service panicked")
+		}
 		c.sendException(seq, err, mode)
 		return
 	}
@@ -242,6 +250,16 @@ func (c *Conn) sendRequest(seq int64, handler int, args []any, mode sendMode) er
 	})
 }
 
+// closedErr is what a send on a closed connection returns: an error that
+// is dispatch.ErrClosed, with the reason the connection closed.
+func (c *Conn) closedErr() error {
+	err := c.closeErrOr(ErrClosed)
+	if errors.Is(err, dispatch.ErrClosed) {
+		return err
+	}
+	return &dispatch.ClosedError{Cause: err}
+}
+
 // maxKeptWriteBuf is the largest write buffer kept between messages.
 const maxKeptWriteBuf = 256 << 10
 
@@ -276,7 +294,7 @@ var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 // the goroutine that feeds the connection (an event loop).
 func (c *Conn) send(msg uint8, seq int64, mode sendMode, body func([]byte) ([]byte, error)) error {
 	if c.closed.Load() {
-		return c.closeErrOr(ErrClosed)
+		return c.closedErr()
 	}
 	bp := writeBufs.Get().(*[]byte)
 	buf, start := c.enc.Begin((*bp)[:0])
@@ -292,7 +310,13 @@ func (c *Conn) send(msg uint8, seq int64, mode sendMode, body func([]byte) ([]by
 			err = c.t.Write(buf)
 		}
 		if err != nil {
-			err = fmt.Errorf("conn: write: %w", err)
+			// The transport is dead (closed under us, or the peer is gone):
+			// for the caller, the connection is closed.
+			if c.closed.Load() {
+				err = c.closedErr()
+			} else {
+				err = &dispatch.ClosedError{Cause: fmt.Errorf("conn: write: %w", err)}
+			}
 		}
 	}
 	if cap(buf) <= maxKeptWriteBuf {

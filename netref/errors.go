@@ -54,5 +54,6 @@ func recoverError(r any) error {
 	}
 	e := codec.Errorf("RuntimeError", "panic: %v", r)
 	e.Traceback = "Go panic: " + fmt.Sprint(r) + "\n\n" + string(debug.Stack())
+	e.Panic = r
 	return e
 }
