@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"errors"
+	"net"
 	"runtime"
 	"time"
 
@@ -79,6 +80,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.TCPNoDelay = !c.Nagle
 	return c, nil
+}
+
+// keepAliveConfig is KeepAlive for the standard library's listeners and
+// dialers: idle time and probe interval both KeepAlive, as setConnOptions
+// and the gnet engine set them (the standard library's KeepAlive alone sets
+// the idle time only, and probes every 15 s).
+func (c *Config) keepAliveConfig() net.KeepAliveConfig {
+	return net.KeepAliveConfig{Enable: c.KeepAlive > 0, Idle: c.KeepAlive, Interval: c.KeepAlive}
 }
 
 // loops resolves Loops for the engines that run their own loops.

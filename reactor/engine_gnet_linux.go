@@ -52,6 +52,9 @@ func (e *gnetEngine) options(server bool) []gnet.Option {
 		gnet.WithReusePort(e.cfg.ReusePort),
 		gnet.WithTCPNoDelay(nodelay),
 		gnet.WithTCPKeepAlive(e.cfg.KeepAlive),
+		// Probes every KeepAlive too, as the other engines (and the
+		// standard library) do; gnet's own default is a fifth of it.
+		gnet.WithTCPKeepInterval(e.cfg.KeepAlive),
 		gnet.WithLogger(gnetLogger{e.log}),
 		// The server's first tick tells Listen that its loops run.
 		gnet.WithTicker(server),
@@ -146,7 +149,7 @@ func (e *gnetEngine) Dial(ctx context.Context, network, addr string, h Handler) 
 	if e.st.isClosed() {
 		return nil, ErrEngineClosed
 	}
-	d := net.Dialer{KeepAlive: keepAliveFor(&e.cfg)}
+	d := net.Dialer{KeepAlive: keepAliveFor(&e.cfg), KeepAliveConfig: e.cfg.keepAliveConfig()}
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err

@@ -157,7 +157,7 @@ func (e *npEngine) Dial(ctx context.Context, network, addr string, h Handler) (C
 	if e.st.isClosed() {
 		return nil, ErrEngineClosed
 	}
-	d := net.Dialer{KeepAlive: keepAliveFor(&e.cfg)}
+	d := net.Dialer{KeepAlive: keepAliveFor(&e.cfg), KeepAliveConfig: e.cfg.keepAliveConfig()}
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err

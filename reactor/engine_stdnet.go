@@ -57,7 +57,7 @@ func (e *stdEngine) Dial(ctx context.Context, network, addr string, h Handler) (
 	if e.st.isClosed() {
 		return nil, ErrEngineClosed
 	}
-	d := net.Dialer{KeepAlive: keepAliveFor(&e.cfg)}
+	d := net.Dialer{KeepAlive: keepAliveFor(&e.cfg), KeepAliveConfig: e.cfg.keepAliveConfig()}
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err

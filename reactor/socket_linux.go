@@ -19,7 +19,8 @@ func listenSocket(network, addr string, cfg *Config) (net.Listener, error) {
 		return nil, err
 	}
 	lc := net.ListenConfig{
-		KeepAlive: keepAliveFor(cfg),
+		KeepAlive:       keepAliveFor(cfg),
+		KeepAliveConfig: cfg.keepAliveConfig(),
 		Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			err := rc.Control(func(fd uintptr) {

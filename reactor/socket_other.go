@@ -19,7 +19,7 @@ func listenSocket(network, addr string, cfg *Config) (net.Listener, error) {
 	if cfg.Backlog > 0 || cfg.ReusePort {
 		return nil, fmt.Errorf("reactor: Backlog and ReusePort: %w", ErrUnsupported)
 	}
-	lc := net.ListenConfig{KeepAlive: keepAliveFor(cfg)}
+	lc := net.ListenConfig{KeepAlive: keepAliveFor(cfg), KeepAliveConfig: cfg.keepAliveConfig()}
 	return lc.Listen(context.Background(), network, addr)
 }
 

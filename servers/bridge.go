@@ -2,6 +2,7 @@ package servers
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -25,9 +26,44 @@ type session struct {
 	remote string
 	// running counts the connection's requests being run by the policy.
 	running atomic.Int32
-	// lastActive is when bytes last arrived (unix nanoseconds), kept only
-	// with an idle timeout.
+	// lastActive is when a whole frame last arrived or a request last
+	// ended (unix nanoseconds), kept only with an idle timeout.
 	lastActive atomic.Int64
+	// frames follows the frame boundaries of the incoming bytes (only with
+	// an idle timeout), so that a peer dripping a frame byte by byte is not
+	// active: only whole frames are.
+	frames frameScan
+}
+
+// frameScan follows the boundaries of RPyC frames (length uint32 BE | flag
+// | body | trailer byte) in a byte stream without keeping any of it.
+type frameScan struct {
+	hdr  [4]byte
+	nhdr int    // header bytes seen of the next frame (0 to 4 + flag)
+	rest uint64 // body and trailer bytes left of the current frame
+}
+
+// feed consumes p and reports whether it completed at least one frame.
+func (f *frameScan) feed(p []byte) (whole bool) {
+	for len(p) > 0 {
+		if f.rest > 0 {
+			n := min(uint64(len(p)), f.rest)
+			f.rest -= n
+			p = p[n:]
+			whole = whole || f.rest == 0
+			continue
+		}
+		if f.nhdr < len(f.hdr) {
+			f.hdr[f.nhdr] = p[0]
+		}
+		f.nhdr++
+		p = p[1:]
+		if f.nhdr == len(f.hdr)+1 { // the flag byte ends the header
+			f.rest = uint64(binary.BigEndian.Uint32(f.hdr[:])) + 1
+			f.nhdr = 0
+		}
+	}
+	return whole
 }
 
 func (se *session) close() {
@@ -99,7 +135,7 @@ func (b *bridge) OnData(rc reactor.Conn, p []byte) error {
 	if se == nil {
 		return errRefused
 	}
-	if b.s.cfg.idleTimeout > 0 {
+	if b.s.cfg.idleTimeout > 0 && se.frames.feed(p) {
 		se.lastActive.Store(time.Now().UnixNano())
 	}
 	return se.c.Feed(p)
@@ -160,23 +196,41 @@ func (t *transport) Write(b []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), t.log.cfg.writeTimeout)
 	defer cancel()
 	for errors.Is(err, reactor.ErrQueueFull) {
-		if werr := rc.WaitWritable(ctx); werr != nil {
+		werr := rc.WaitWritable(ctx)
+		if errors.Is(werr, reactor.ErrInHandler) {
+			// The connection's handler runs at this moment, on the
+			// engine's goroutine: not this one, since conn sends from the
+			// handler through Queue, never through Write. A handler never
+			// blocks: look again shortly, within the same write timeout.
+			// (Falling back to Queue here closed a connection whose queue
+			// was full for a moment whenever its peer's bytes arrived
+			// meanwhile, without the write timeout.)
+			werr = sleepCtx(ctx, time.Millisecond)
+		}
+		if werr != nil {
 			if ctx.Err() != nil {
 				t.log.log.Warn().Str("remote", t.se.remote).Dur("waited", t.log.cfg.writeTimeout).
 					Msg("peer does not read its replies: closing the connection")
 				_ = rc.Close()
 				return fmt.Errorf("servers: send queue full for %v: %w", t.log.cfg.writeTimeout, reactor.ErrQueueFull)
 			}
-			if errors.Is(werr, reactor.ErrClosed) {
-				return werr
-			}
-			// Called from the connection's own handler: waiting would stop
-			// the loop that drains the queue.
-			return t.Queue(b)
+			return werr // reactor.ErrClosed
 		}
 		err = rc.Write(b)
 	}
 	return err
+}
+
+// sleepCtx waits for d or ctx's end, whose error it returns.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Queue implements conn.QueueingTransport for the engine's goroutine: it

@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,11 @@ const (
 	// the engine's loop: the bound is also the longest such a peer can
 	// stall the loop.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultKeepAlive is the TCP keep-alive period of served connections
+	// (TCP_KEEPIDLE and TCP_KEEPINTVL), the standard library's default: a
+	// peer whose host vanished (a half-open connection) is dropped by the
+	// kernel after the idle period and a few unanswered probes.
+	DefaultKeepAlive = 15 * time.Second
 )
 
 // Registrar announces a server to a registry. Start runs once the server
@@ -65,6 +71,7 @@ type config struct {
 	serviceName  string
 	loops        int
 	maxQueued    int
+	keepAlive    time.Duration
 }
 
 func buildConfig(opts []Option) config {
@@ -73,6 +80,7 @@ func buildConfig(opts []Option) config {
 		engine:       reactor.EngineGnet,
 		log:          zerolog.Nop(),
 		writeTimeout: DefaultWriteTimeout,
+		keepAlive:    DefaultKeepAlive,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -138,8 +146,10 @@ func WithLogger(l zerolog.Logger) Option { return func(c *config) { c.log = l } 
 // means no limit.
 func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n } }
 
-// WithIdleTimeout closes connections that have received nothing and run
-// no request for d; 0 (the default) keeps them.
+// WithIdleTimeout closes connections that have received no whole frame and
+// run no request for d; 0 (the default) keeps them. Only whole frames count:
+// a peer that sends a frame a byte at a time (a slowloris) is idle until the
+// frame is complete, so it cannot hold a connection by dripping bytes.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
 // WithRegistrar sets the hook that registers the server: its Start runs
@@ -168,14 +178,33 @@ func WithLoops(n int) Option { return func(c *config) { c.loops = n } }
 // (reactor.Config.MaxQueued).
 func WithMaxQueued(n int) Option { return func(c *config) { c.maxQueued = n } }
 
+// WithKeepAlive sets the TCP keep-alive period of served connections
+// (DefaultKeepAlive); 0 turns keep-alive off. Every engine and policy
+// applies it to the sockets it accepts (TCP_KEEPIDLE and TCP_KEEPINTVL).
+func WithKeepAlive(d time.Duration) Option {
+	return func(c *config) { c.keepAlive = max(d, 0) }
+}
+
 func (c *config) reactorConfig() reactor.Config {
 	return reactor.Config{
 		Loops:     c.loops,
 		MaxQueued: c.maxQueued,
 		ReuseAddr: c.reuseAddr,
 		Backlog:   c.backlog,
+		KeepAlive: c.keepAlive,
 		Logger:    c.log,
 	}
+}
+
+// listenConfig is a standard library listener configuration whose
+// accepted connections get the keep-alive of the reactor's engines: idle
+// time and probe interval both the period (the standard library's
+// KeepAlive alone would probe every 15 s whatever the period).
+func (c *config) listenConfig() net.ListenConfig {
+	if c.keepAlive <= 0 {
+		return net.ListenConfig{KeepAlive: -1}
+	}
+	return net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: c.keepAlive, Interval: c.keepAlive}}
 }
 
 // listenAddr returns the network and address to listen on.

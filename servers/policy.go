@@ -28,6 +28,9 @@ func wrap(se *session, tasks *counter, task func()) func() {
 		defer tasks.done()
 		defer se.running.Add(-1)
 		task()
+		if se.s.cfg.idleTimeout > 0 { // idle from the end of the request
+			se.lastActive.Store(time.Now().UnixNano())
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ const (
 	envTLSCA     = "RPYCGO_SERVERS_TLS_CA"
 	envWriteTime = "RPYCGO_SERVERS_WRITE_TIMEOUT"
 	envIdle      = "RPYCGO_SERVERS_IDLE_TIMEOUT"
+	envKeepAlive = "RPYCGO_SERVERS_KEEPALIVE"
 	envProtocol  = "RPYCGO_SERVERS_PROTOCOL"
 )
 
@@ -139,7 +140,7 @@ func (s *processServer) start() error {
 	}
 	s.exe = exe
 	network, addr := s.cfg.listenAddr()
-	ln, err := listenStd(network, addr)
+	ln, err := listenStd(network, addr, s.cfg.listenConfig())
 	if err != nil {
 		return fmt.Errorf("servers: listen %s %s: %w", network, addr, err)
 	}
@@ -171,9 +172,8 @@ func (s *processServer) start() error {
 	return nil
 }
 
-// listenStd binds a standard library listener.
-func listenStd(network, addr string) (net.Listener, error) {
-	lc := net.ListenConfig{}
+// listenStd binds a standard library listener configured by lc.
+func listenStd(network, addr string, lc net.ListenConfig) (net.Listener, error) {
 	return lc.Listen(context.Background(), network, addr)
 }
 
@@ -199,6 +199,7 @@ func (s *processServer) spawnLocked() (*worker, error) {
 		envEngine+"="+s.cfg.engine,
 		envLogLevel+"="+strconv.Itoa(int(s.log.GetLevel())),
 		envWriteTime+"="+s.cfg.writeTimeout.String(),
+		envKeepAlive+"="+s.cfg.keepAlive.String(),
 	)
 	if s.cfg.perConnProc {
 		cmd.Env = append(cmd.Env, envOneConn+"=1")
@@ -498,6 +499,9 @@ func runWorker(lookup func(name string) (conn.Service, error)) int {
 	}
 	if d, err := time.ParseDuration(os.Getenv(envIdle)); err == nil && d > 0 {
 		opts = append(opts, WithIdleTimeout(d))
+	}
+	if d, err := time.ParseDuration(os.Getenv(envKeepAlive)); err == nil {
+		opts = append(opts, WithKeepAlive(d))
 	}
 	if p := os.Getenv(envProtocol); p != "" {
 		o, err := decodeProtocol(p)

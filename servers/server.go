@@ -215,7 +215,7 @@ func (s *reactorServer) listenTLS(network, addr string, h reactor.Handler) (reac
 	if err != nil {
 		return nil, err
 	}
-	lc := net.ListenConfig{}
+	lc := s.cfg.listenConfig()
 	raw, err := lc.Listen(context.Background(), network, addr)
 	if err != nil {
 		return nil, err
