@@ -108,7 +108,7 @@ func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode) error {
 		return nil
 	}
 	if h.inline {
-		c.serve(seq, h, a, mode)
+		c.serve(seq, h, a, mode, false)
 		return nil
 	}
 	if c.inflight.Add(1) > int64(c.cfg.MaxInFlight) {
@@ -147,8 +147,7 @@ func (t *task) do() {
 	c, seq, h, a := t.c, t.seq, t.h, t.a
 	t.c, t.a, t.h = nil, nil, nil
 	taskPool.Put(t)
-	defer c.inflight.Add(-1)
-	c.serve(seq, h, a, direct)
+	c.serve(seq, h, a, direct, true)
 }
 
 // errTooManyRequests answers a request beyond Config.MaxInFlight.
@@ -159,7 +158,11 @@ func (c *Conn) InFlight() int { return int(c.inflight.Load()) }
 
 // serve runs one handler and sends its reply; a panic becomes an exception
 // reply and never reaches the executor.
-func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode) {
+//
+// counted says the request was counted in flight: it is uncounted when the
+// handler returns, before its reply is sent, so that a peer that has its
+// answer may send its next request at once.
+func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode, counted bool) {
 	var (
 		res any
 		err error
@@ -174,6 +177,9 @@ func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode) {
 		}()
 		res, err = h.fn(c, c.ctx, a)
 	}()
+	if counted {
+		c.inflight.Add(-1)
+	}
 	if err != nil {
 		if pe := (*codec.PyError)(nil); errors.As(err, &pe) && pe.Panic != nil {
 			// A panic the service's adapter recovered: the peer gets the

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"io"
 	"net"
 	"os"
@@ -441,6 +442,19 @@ func TestKeepAliveOnAcceptedSockets(t *testing.T) {
 				nc, err := net.DialTimeout("tcp", srv.Addr().String(), 5*time.Second)
 				require.NoError(t, err)
 				defer nc.Close()
+				// One round trip first: the server has then accepted the
+				// socket and set its options (the descriptor shows in
+				// /proc before that).
+				var x net.Conn = nc
+				if e == "tls" {
+					x = tls.Client(nc, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the socket's options are under test
+				}
+				c, err := conn.NewNetConn(x, nil)
+				require.NoError(t, err)
+				defer c.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, c.Ping(ctx))
 				var fds []int
 				require.Eventually(t, func() bool {
 					fds = serverSockets(t, srv.Addr(), nc.LocalAddr())
