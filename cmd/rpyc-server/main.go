@@ -6,6 +6,7 @@
 //	            [--engine gnet|netpoll|stdnet] [--workers N]
 //	            [--ssl-keyfile K --ssl-certfile C [--ssl-cafile CA]]
 //	            [--logfile FILE] [-q] [--service conformance] [--compress=false]
+//	            [--cpuprofile FILE]
 //	            [--register [--registry-type UDP|TCP] [--registry-host H] [--registry-port P]]
 //
 // The default mode, reactor, is the thread-pool policy on the gnet engine.
@@ -25,6 +26,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +64,7 @@ type options struct {
 	port, workers                                    int
 	ipv6, quiet, compress                            bool
 	keyfile, certfile, cafile                        string
+	cpuprofile                                       string
 	register                                         bool
 	registryType, registryHost                       string
 	registryPort                                     int
@@ -84,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.certfile, "ssl-certfile", "", "TLS certificate (PEM)")
 	fs.StringVar(&o.cafile, "ssl-cafile", "", "CA certificates (PEM): require and verify client certificates")
 	fs.BoolVar(&o.compress, "compress", true, "zlib-compress payloads above 3000 bytes, as Python rpyc does (--compress=false: never)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to this file until the server stops")
 	fs.StringVar(&o.service, "service", "conformance", "service to serve: conformance")
 	fs.BoolVar(&o.register, "register", false, "register with a registry server")
 	fs.StringVar(&o.registryType, "registry-type", "UDP", "registry protocol: UDP or TCP")
@@ -176,6 +180,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if reg != nil {
 		reg.srv = srv
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	// Signals are caught before the port is announced.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
