@@ -29,13 +29,28 @@ func (c *Conn) handlePayload(payload []byte) error {
 	// user code): the decoder copies what it keeps out of payload and never
 	// reuses its storage (Keep). Such a decoder can therefore be shared by
 	// all connections, one at a time: idle connections hold none.
-	d, _ := decoders.Get().(*codec.Decoder)
-	if d == nil {
-		d = &codec.Decoder{Keep: true}
+	//
+	// A large payload gets a decoder of its own instead: the shared chunks
+	// would otherwise hold its large values (through their slice headers)
+	// for as long as the chunk lives, tens of megabytes per decoder.
+	var (
+		msg  uint8
+		seq  int64
+		args any
+		err  error
+	)
+	if len(payload) > sharedDecoderMax {
+		d := codec.Decoder{MaxDepth: c.cfg.MaxDepth}
+		msg, seq, args, err = d.DecodeMessage(payload, f)
+	} else {
+		d, _ := decoders.Get().(*codec.Decoder)
+		if d == nil {
+			d = &codec.Decoder{Keep: true}
+		}
+		d.MaxDepth = c.cfg.MaxDepth
+		msg, seq, args, err = d.DecodeMessage(payload, f)
+		decoders.Put(d)
 	}
-	d.MaxDepth = c.cfg.MaxDepth
-	msg, seq, args, err := d.DecodeMessage(payload, f)
-	decoders.Put(d)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
@@ -55,6 +70,10 @@ func (c *Conn) handlePayload(payload []byte) error {
 
 // decoders holds Keep-mode decoders (see handlePayload).
 var decoders sync.Pool
+
+// sharedDecoderMax is the largest payload decoded with a shared decoder: a
+// value of a smaller one pins at most a few such payloads' worth of memory.
+const sharedDecoderMax = 2 << 10
 
 func (c *Conn) handleRequest(seq int64, args any) error {
 	if !c.attached.Load() {
