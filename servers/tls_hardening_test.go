@@ -2,16 +2,10 @@ package servers
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,36 +17,8 @@ import (
 
 	"github.com/rpycgo/rpycgo/conn"
 	"github.com/rpycgo/rpycgo/dispatch"
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
-
-// selfSigned writes a self-signed certificate for 127.0.0.1 and localhost
-// and its key.
-func selfSigned(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(7),
-		Subject:               pkix.Name{CommonName: "rpycgo self-signed"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "self.pem"), filepath.Join(dir, "self.key")
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600))
-	return certFile, keyFile
-}
 
 // certPool is a pool of the certificates in a PEM file.
 func certPool(t *testing.T, file string) *x509.CertPool {
@@ -212,7 +178,7 @@ func runTLSPeer(t *testing.T, args ...string) string {
 // nothing.
 func TestTLSClientVerifiesByDefault(t *testing.T) {
 	requirePython(t)
-	cert, key := selfSigned(t)
+	cert, key, _ := pypeer.SelfSigned(t, t.TempDir())
 	srv := start(t, NewThreadPool(svc(), WithTLS(cert, key, ""), WithLogger(testLogger(t))))
 	rs := srv.(*reactorServer)
 
