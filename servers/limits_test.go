@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +27,6 @@ import (
 // (TestMaxConns), idle timeout (TestIdleTimeout and
 // TestIdleTimeoutSlowAndSilentPeers), bytes queued for a slow reader
 // (TestPeerThatDoesNotRead, TestEventsToPeerThatDoesNotRead).
-
-// limitLog collects a server's log lines.
-type limitLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *limitLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *limitLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // pyErrClass is the class of a remote exception, "" for another error.
 func pyErrClass(err error) string {
@@ -78,7 +59,7 @@ func TestLimitNestingDepth(t *testing.T) {
 	maxDepth := conn.Option(func(c *conn.Config) { c.MaxDepth = 32 })
 	for _, e := range peerEngines {
 		t.Run(e, func(t *testing.T) {
-			var log limitLog
+			var log logSink // crash_test.go
 			srv := start(t, NewThreadPool(svc(), WithEngine(e), WithProtocol(maxDepth), WithLogger(zerolog.New(&log))))
 			rs := srv.(*reactorServer)
 			other := dial(t, srv)
