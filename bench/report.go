@@ -237,45 +237,70 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 }
 
 // WriteJSON writes the whole report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+func (r *Report) WriteJSON(w io.Writer) error { return writeIndentedJSON(w, r) }
 
 // WriteFiles writes results.json, results.md and the plots into dir and
 // returns the paths written.
 func (r *Report) WriteFiles(dir string) ([]string, error) {
+	fw, err := newFileWriter(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := fw.write("results.json", r.WriteJSON); err != nil {
+		return fw.paths, err
+	}
+	if err := fw.write("results.md", func(w io.Writer) error { r.WriteMarkdown(w); return nil }); err != nil {
+		return fw.paths, err
+	}
+	err = fw.plots(r.Plots())
+	return fw.paths, err
+}
+
+// writeIndentedJSON writes v as indented JSON.
+func writeIndentedJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// fileWriter writes the files of a report into a directory and keeps the
+// paths it wrote.
+type fileWriter struct {
+	dir   string
+	paths []string
+}
+
+func newFileWriter(dir string) (*fileWriter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	var paths []string
-	write := func(name string, fn func(io.Writer) error) error {
-		p := filepath.Join(dir, name)
-		f, err := os.Create(p)
-		if err != nil {
+	return &fileWriter{dir: dir}, nil
+}
+
+// write creates name in the directory with what fn writes.
+func (fw *fileWriter) write(name string, fn func(io.Writer) error) error {
+	p := filepath.Join(fw.dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fw.paths = append(fw.paths, p)
+	return nil
+}
+
+// plots writes each plot as SVG.
+func (fw *fileWriter) plots(ps []Plot) error {
+	for _, pl := range ps {
+		if err := fw.write(pl.File, pl.Chart.WriteSVG); err != nil {
 			return err
 		}
-		if err := fn(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		paths = append(paths, p)
-		return nil
 	}
-	if err := write("results.json", r.WriteJSON); err != nil {
-		return paths, err
-	}
-	if err := write("results.md", func(w io.Writer) error { r.WriteMarkdown(w); return nil }); err != nil {
-		return paths, err
-	}
-	for _, pl := range r.Plots() {
-		if err := write(pl.File, pl.Chart.WriteSVG); err != nil {
-			return paths, err
-		}
-	}
-	return paths, nil
+	return nil
 }

@@ -3,12 +3,10 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -909,42 +907,18 @@ func (r *SoakReport) Plots() []Plot {
 }
 
 // WriteJSON writes the whole report as indented JSON.
-func (r *SoakReport) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+func (r *SoakReport) WriteJSON(w io.Writer) error { return writeIndentedJSON(w, r) }
 
 // WriteFiles writes soak.json and the plots into dir and returns the paths
 // written.
 func (r *SoakReport) WriteFiles(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fw, err := newFileWriter(dir)
+	if err != nil {
 		return nil, err
 	}
-	var paths []string
-	write := func(name string, fn func(io.Writer) error) error {
-		p := filepath.Join(dir, name)
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		if err := fn(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		paths = append(paths, p)
-		return nil
+	if err := fw.write("soak.json", r.WriteJSON); err != nil {
+		return fw.paths, err
 	}
-	if err := write("soak.json", r.WriteJSON); err != nil {
-		return paths, err
-	}
-	for _, pl := range r.Plots() {
-		if err := write(pl.File, pl.Chart.WriteSVG); err != nil {
-			return paths, err
-		}
-	}
-	return paths, nil
+	err = fw.plots(r.Plots())
+	return fw.paths, err
 }
