@@ -156,11 +156,23 @@ func (c *Conn) proxyFor(id netref.IDPack) *netref.Proxy {
 	return p
 }
 
-// forgetProxy drops the cache entry of id if its proxy is gone.
+// CachedProxies is how many entries the cache of the peer's objects holds
+// (for tests and statistics).
+func (c *Conn) CachedProxies() int {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	return len(c.proxies)
+}
+
+// forgetProxy drops the cache entry of id if its proxy is gone or closed
+// (a closed proxy is never handed out again: keeping its entry would grow
+// the cache by one entry per object ever closed).
 func (c *Conn) forgetProxy(id netref.IDPack) {
 	c.pmu.Lock()
-	if wp, ok := c.proxies[id]; ok && wp.Value() == nil {
-		delete(c.proxies, id)
+	if wp, ok := c.proxies[id]; ok {
+		if p := wp.Value(); p == nil || p.Released() {
+			delete(c.proxies, id)
+		}
 	}
 	c.pmu.Unlock()
 }
