@@ -264,10 +264,7 @@ func requirePanicLogs(t *testing.T, sink *logSink, panics int) {
 func TestPanickingHandlers(t *testing.T) {
 	requirePython(t)
 	for _, e := range []string{"gnet", "netpoll", "stdnet"} {
-		for _, p := range []struct {
-			name string
-			mk   func(conn.Service, ...Option) Server
-		}{{"threadpool", NewThreadPool}, {"threaded", NewThreaded}} {
+		for _, p := range benchPolicies { // bench_test.go
 			t.Run(p.name+"/"+e, func(t *testing.T) {
 				sink := &logSink{}
 				srv := start(t, p.mk(panickySvc(), WithEngine(e), WithLogger(sink.logger())))

@@ -152,10 +152,7 @@ func closeServer(t *testing.T, srv Server) {
 func TestLeakMatrix(t *testing.T) {
 	warmNetpoll(t)
 	for _, e := range []string{"gnet", "netpoll", "stdnet"} {
-		for _, p := range []struct {
-			name string
-			mk   func(conn.Service, ...Option) Server
-		}{{"threadpool", NewThreadPool}, {"threaded", NewThreaded}} {
+		for _, p := range benchPolicies { // bench_test.go
 			t.Run(p.name+"/"+e, func(t *testing.T) {
 				ignore := goleak.IgnoreCurrent()
 				srv := p.mk(svc(), WithEngine(e), WithLogger(testLogger(t)))

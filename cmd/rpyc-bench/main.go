@@ -257,15 +257,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.soak != 0 {
 		return runSoak(ctx, o, stdout, stderr)
 	}
-	tmp, err := os.MkdirTemp("", "rpyc-bench-")
+	bins, cleanup, err := tempBinaries(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	bins, err := binaries(ctx, o, tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	plan, err := o.plan(bins)
 	if err != nil {
 		return err
@@ -375,15 +371,11 @@ func runSoak(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if _, err := o.soakConfig(bench.Binaries{RPyCServer: "rpyc-server"}); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "rpyc-bench-")
+	bins, cleanup, err := tempBinaries(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	bins, err := binaries(ctx, o, tmp)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	cfg, err := o.soakConfig(bins)
 	if err != nil {
 		return err
@@ -418,6 +410,22 @@ func runSoak(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 
 // binaries builds rpyc-server (unless given) and writes the Python script
 // into dir; the raw echo server is this binary's raw-echo subcommand.
+// tempBinaries is binaries built into a temporary directory; cleanup
+// removes it.
+func tempBinaries(ctx context.Context, o *options) (bench.Binaries, func(), error) {
+	tmp, err := os.MkdirTemp("", "rpyc-bench-")
+	if err != nil {
+		return bench.Binaries{}, nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	bins, err := binaries(ctx, o, tmp)
+	if err != nil {
+		cleanup()
+		return bench.Binaries{}, nil, err
+	}
+	return bins, cleanup, nil
+}
+
 func binaries(ctx context.Context, o *options, dir string) (bench.Binaries, error) {
 	self, err := os.Executable()
 	if err != nil {
