@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rpycgo/rpycgo/codec"
 )
@@ -136,6 +137,7 @@ type callSig struct {
 	varName string        // Python name of the variadic parameter, or ""
 	mindex  int           // for methods: the index in the receiver's method set
 	fast    fastKind      // for methods: how to call them without reflect
+	inline  atomic.Bool   // for methods: may run on the reading goroutine (InlineNamer)
 }
 
 // newCallSig describes the func fn of type t (a method expression when recv)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/rpycgo/rpycgo/codec"
 )
@@ -97,7 +98,34 @@ type (
 	// methods that take more stay ordinary methods. Like RPyCParams,
 	// RPyCProperties is called once per type, on the zero value.
 	PropertyNamer interface{ RPyCProperties() []string }
+
+	// InlineNamer lists Go methods that never block: they neither wait
+	// (for a lock held long, I/O, a timer, the peer) nor compute for long.
+	// A connection may then serve a call of one on the goroutine that
+	// reads the connection, an engine's event loop, instead of handing it
+	// to the server's workers: the hand-over, a thread wake-up, costs more
+	// than such a method. Such a method must not make a synchronous
+	// request to the peer (it would wait for a reply that the loop it
+	// holds has to read: the request fails at once when it is made with
+	// the context the method received). A call that runs longer than
+	// InlineBudget anyway ends the method's inline service for good
+	// (Inliner.NotInline), with a warning in the log. Like RPyCParams,
+	// RPyCInline is called once per type, on the zero value.
+	InlineNamer interface{ RPyCInline() []string }
 )
+
+// Inliner is implemented by Objects some of whose methods may be served on
+// the goroutine that reads the connection (see InlineNamer).
+type Inliner interface {
+	// InlineMethod reports whether a CALLATTR of name may run inline.
+	InlineMethod(name string) bool
+	// NotInline stops serving name inline, for every object of the type.
+	NotInline(name string)
+}
+
+// InlineBudget is the longest an inline method may run: one that runs
+// longer is served by the workers from then on.
+const InlineBudget = 10 * time.Millisecond
 
 // dunderIfaces are the Go methods consumed by the interfaces above when
 // their signatures match; they are not exposed under their own names.
@@ -120,4 +148,5 @@ var dunderIfaces = []struct {
 	{[]string{"Call"}, (*Caller)(nil)},
 	{[]string{"RPyCParams"}, (*ParamNamer)(nil)},
 	{[]string{"RPyCProperties"}, (*PropertyNamer)(nil)},
+	{[]string{"RPyCInline"}, (*InlineNamer)(nil)},
 }

@@ -120,6 +120,12 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 	if t.Implements(reflect.TypeFor[ParamNamer]()) {
 		params = paramNames(t)
 	}
+	inline := map[string]bool{}
+	if t.Implements(reflect.TypeFor[InlineNamer]()) {
+		for _, n := range inlineNames(t) {
+			inline[n] = true
+		}
+	}
 	props := map[string]bool{}
 	if t.Implements(reflect.TypeFor[PropertyNamer]()) {
 		for _, n := range propertyNames(t) {
@@ -143,6 +149,7 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 		}
 		sig := newCallSig(m.Func, m.Type, true, py, params[m.Name])
 		sig.mindex, sig.fast = i, fastKindOfMethod(m.Type)
+		sig.inline.Store(inline[m.Name])
 		if props[m.Name] && sig.shape.takesNothing() {
 			ti.props[py] = sig
 			continue
@@ -188,13 +195,58 @@ func paramNames(t reflect.Type) (names map[string][]string) {
 			names = nil
 		}
 	}()
-	var v reflect.Value
+	return zeroOf(t).Interface().(ParamNamer).RPyCParams()
+}
+
+// zeroOf is a fresh zero value of t (a new one for a pointer type).
+func zeroOf(t reflect.Type) reflect.Value {
 	if t.Kind() == reflect.Pointer {
-		v = reflect.New(t.Elem())
-	} else {
-		v = reflect.Zero(t)
+		return reflect.New(t.Elem())
 	}
-	return v.Interface().(ParamNamer).RPyCParams()
+	return reflect.Zero(t)
+}
+
+// inlineNames calls RPyCInline on a fresh zero value of t.
+func inlineNames(t reflect.Type) (names []string) {
+	defer func() {
+		if recover() != nil {
+			names = nil
+		}
+	}()
+	return zeroOf(t).Interface().(InlineNamer).RPyCInline()
+}
+
+// InlineMethod implements Inliner: methods listed by RPyCInline.
+func (o *object) InlineMethod(name string) bool {
+	sig, ok := o.ti.methods[name]
+	return ok && sig.inline.Load()
+}
+
+// SetInline turns inline service (see InlineNamer) of the Go method named
+// method on or off for every value of v's type, whether or not the type
+// lists it in RPyCInline: for types one cannot add RPyCInline to, or to
+// bring back a method demoted for overrunning InlineBudget. It reports
+// whether the type has such a method exposed.
+func SetInline(v any, method string, inline bool) bool {
+	if v == nil {
+		return false
+	}
+	t := reflect.TypeOf(v)
+	if t.Kind() == reflect.Struct {
+		t = reflect.PointerTo(t) // as Wrap serves a struct value
+	}
+	sig, ok := typeInfoOf(t).methods[SnakeCase(method)]
+	if ok {
+		sig.inline.Store(inline)
+	}
+	return ok
+}
+
+// NotInline implements Inliner.
+func (o *object) NotInline(name string) {
+	if sig, ok := o.ti.methods[name]; ok {
+		sig.inline.Store(false)
+	}
 }
 
 // propertyNames calls RPyCProperties on a fresh zero value of t.
@@ -204,13 +256,7 @@ func propertyNames(t reflect.Type) (names []string) {
 			names = nil
 		}
 	}()
-	var v reflect.Value
-	if t.Kind() == reflect.Pointer {
-		v = reflect.New(t.Elem())
-	} else {
-		v = reflect.Zero(t)
-	}
-	return v.Interface().(PropertyNamer).RPyCProperties()
+	return zeroOf(t).Interface().(PropertyNamer).RPyCProperties()
 }
 
 // object adapts a struct, a pointer to one, or any value with methods.

@@ -74,6 +74,13 @@ func (*ConformanceService) RPyCParams() map[string][]string {
 	}
 }
 
+// RPyCInline lists the methods that never wait (netref.InlineNamer): a
+// connection serves them on the goroutine that reads it, without a hand-over
+// to the server's workers.
+func (*ConformanceService) RPyCInline() []string {
+	return []string{"Echo", "Add", "Divide", "RaiseError", "Kwargs", "ConnectionID", "Pid", "LiveObjects"}
+}
+
 // OnDisconnect drops the subscribed callback.
 func (s *ConformanceService) OnDisconnect(*conn.Conn) {
 	s.mu.Lock()
@@ -414,6 +421,10 @@ func (*Counter) RPyCParams() map[string][]string { return map[string][]string{"I
 
 // RPyCProperties makes Value the value attribute.
 func (*Counter) RPyCProperties() []string { return []string{"Value"} }
+
+// RPyCInline serves incr and reset on the connection's reading goroutine
+// (netref.InlineNamer): they hold the counter's lock for an addition.
+func (*Counter) RPyCInline() []string { return []string{"Incr", "Reset"} }
 
 // Incr adds by (1 when omitted) and returns the new value.
 func (c *Counter) Incr(by ...any) (any, error) {

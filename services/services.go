@@ -234,7 +234,10 @@ type Root struct {
 	obj  netref.Object
 }
 
-var _ netref.Object = (*Root)(nil)
+var (
+	_ netref.Object  = (*Root)(nil)
+	_ netref.Inliner = (*Root)(nil)
+)
 
 // Value returns the service value behind the root (the shared value, or
 // the connection's own).
@@ -331,6 +334,28 @@ func (r *Root) CallAttr(ctx context.Context, name string, args codec.Tuple, kwar
 		return nil, r.hookError(name)
 	}
 	return r.obj.CallAttr(ctx, name, args, kwargs)
+}
+
+// InlineMethod implements netref.Inliner: the wrapped value's methods
+// listed by its RPyCInline (netref.InlineNamer) may run on the goroutine
+// that reads the connection.
+func (r *Root) InlineMethod(name string) bool {
+	in, ok := r.obj.(netref.Inliner)
+	if !ok {
+		return false
+	}
+	name = strings.TrimPrefix(name, exposedPrefix)
+	if _, member := r.member(name); member || r.hook(name) {
+		return false
+	}
+	return in.InlineMethod(name)
+}
+
+// NotInline implements netref.Inliner.
+func (r *Root) NotInline(name string) {
+	if in, ok := r.obj.(netref.Inliner); ok {
+		in.NotInline(strings.TrimPrefix(name, exposedPrefix))
+	}
 }
 
 // Str is str() of the wrapped value.
