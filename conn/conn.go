@@ -49,8 +49,13 @@ type Conn struct {
 	cancel context.CancelFunc
 
 	// Read side: used only by the goroutine that calls Feed.
-	fdec   *codec.FrameDecoder
-	format atomic.Uint32 // codec.Format in use
+	fdec      *codec.FrameDecoder
+	format    atomic.Uint32 // codec.Format in use
+	repliesIn uint64        // replies and exceptions read
+	// rd, for a client over a socket, lets sync callers read it (pump.go).
+	rd *netReader
+	// inlineCtx is the context of methods served inline (made once).
+	inlineCtx context.Context
 
 	enc *codec.FrameEncoder // safe for concurrent use
 

@@ -1,10 +1,12 @@
 package conn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/rpycgo/rpycgo/codec"
 	"github.com/rpycgo/rpycgo/dispatch"
@@ -58,9 +60,11 @@ func (c *Conn) handlePayload(payload []byte) error {
 	case codec.MsgRequest:
 		return c.handleRequest(seq, args)
 	case codec.MsgReply:
+		c.repliesIn++
 		v, err := c.unbox(args)
 		c.pending.Deliver(seq, v, err)
 	case codec.MsgException:
+		c.repliesIn++
 		c.pending.Deliver(seq, nil, codec.LoadError(args))
 	default:
 		return fmt.Errorf("%w: message type %d", ErrProtocol, msg)
@@ -127,8 +131,14 @@ func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode) error {
 		return nil
 	}
 	if h.inline {
-		c.serve(seq, h, a, mode, false)
+		c.serve(c.ctx, seq, h, a, mode, false)
 		return nil
+	}
+	if code == netref.HandleCallAttr {
+		if in, name := c.inlineTarget(a); in != nil {
+			c.serveInline(seq, h, a, mode, in, name)
+			return nil
+		}
 	}
 	if c.inflight.Add(1) > int64(c.cfg.MaxInFlight) {
 		c.inflight.Add(-1)
@@ -166,7 +176,47 @@ func (t *task) do() {
 	c, seq, h, a := t.c, t.seq, t.h, t.a
 	t.c, t.a, t.h = nil, nil, nil
 	taskPool.Put(t)
-	c.serve(seq, h, a, direct, true)
+	c.serve(c.ctx, seq, h, a, direct, true)
+}
+
+// inlineTarget returns the object and method name of a CALLATTR that may
+// run on the goroutine feeding the connection (netref.InlineNamer), or nil.
+func (c *Conn) inlineTarget(a codec.Tuple) (netref.Inliner, string) {
+	name, ok := a[1].(string)
+	if !ok {
+		return nil, ""
+	}
+	in, ok := c.objs.objectFor(a[0]).(netref.Inliner)
+	if !ok || !in.InlineMethod(name) {
+		return nil, ""
+	}
+	return in, name
+}
+
+// inlineKey marks the context of a method served inline: a sync request
+// made with it fails (ErrInlineRequest) instead of blocking the loop.
+type inlineKey struct{}
+
+// ErrInlineRequest is the error of a synchronous request made from a method
+// served on the goroutine that reads the connection (netref.InlineNamer):
+// its reply could only be read once the method has returned.
+var ErrInlineRequest = errors.New("conn: synchronous request from an inline method (netref.InlineNamer): it would block the goroutine that reads its reply")
+
+// serveInline serves a CALLATTR of an inline method on the calling
+// goroutine; a method that overruns netref.InlineBudget is served by the
+// executor from then on.
+func (c *Conn) serveInline(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode, in netref.Inliner, name string) {
+	if c.inlineCtx == nil {
+		c.inlineCtx = context.WithValue(c.ctx, inlineKey{}, true)
+	}
+	start := time.Now()
+	c.serve(c.inlineCtx, seq, h, a, mode, false)
+	if d := time.Since(start); d > netref.InlineBudget {
+		in.NotInline(name)
+		c.cfg.Logger.Warn().Uint64("conn", c.id).Str("method", name).Dur("took", d).
+			Dur("budget", netref.InlineBudget).
+			Msg("inline method overran its budget: it runs on the workers from now on")
+	}
 }
 
 // errTooManyRequests answers a request beyond Config.MaxInFlight.
@@ -181,7 +231,7 @@ func (c *Conn) InFlight() int { return int(c.inflight.Load()) }
 // counted says the request was counted in flight: it is uncounted when the
 // handler returns, before its reply is sent, so that a peer that has its
 // answer may send its next request at once.
-func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode, counted bool) {
+func (c *Conn) serve(ctx context.Context, seq int64, h *handlerSpec, a codec.Tuple, mode sendMode, counted bool) {
 	var (
 		res any
 		err error
@@ -194,7 +244,7 @@ func (c *Conn) serve(seq int64, h *handlerSpec, a codec.Tuple, mode sendMode, co
 				err = codec.NewPyError("RuntimeError", fmt.Sprintf("panic in %s handler: %v", h.name, r))
 			}
 		}()
-		res, err = h.fn(c, c.ctx, a)
+		res, err = h.fn(c, ctx, a)
 	}()
 	if counted {
 		c.inflight.Add(-1)

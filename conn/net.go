@@ -163,7 +163,12 @@ func NewNetConn(nc net.Conn, svc Service, opts ...Option) (*Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	go c.readLoop(nc)
+	if pumpable(nc) {
+		c.rd = newNetReader(c, nc)
+		go c.rd.loop()
+	} else {
+		go c.readLoop(nc)
+	}
 	return c, nil
 }
 

@@ -2,8 +2,10 @@ package conn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rpycgo/rpycgo/dispatch"
 	"github.com/rpycgo/rpycgo/netref"
@@ -17,6 +19,9 @@ var _ netref.Peer = (*Conn)(nil)
 // *dispatch.TimeoutError, a remote exception a *codec.PyError, a dead
 // connection an error wrapping dispatch.ErrClosed.
 func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, error) {
+	if ctx != nil && ctx.Value(inlineKey{}) != nil {
+		return nil, ErrInlineRequest
+	}
 	r, err := c.RequestAsync(handler, args...)
 	if err != nil {
 		return nil, err
@@ -25,7 +30,29 @@ func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, erro
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if _, ok := ctx.Deadline(); ok {
+	dl, hasDL := ctx.Deadline()
+	if c.rd != nil {
+		// Read the reply on this goroutine if no other reads (pump.go).
+		start := time.Now()
+		wait := c.cfg.SyncRequestTimeout
+		if !hasDL {
+			dl = start.Add(wait)
+		}
+		if c.rd.pump(ctx, r, dl) && !r.Ready() && !hasDL {
+			// The wait ended without the reply: what is left of the
+			// timeout (likely nothing) is waited below, and a timeout
+			// says how long the whole wait was.
+			v, err = r.ResultWithin(ctx, max(time.Until(dl), 0))
+			if te := (*dispatch.TimeoutError)(nil); errors.As(err, &te) {
+				te.After = wait
+			}
+			if err != nil && !r.Ready() {
+				r.Fail(err)
+			}
+			return v, err
+		}
+	}
+	if hasDL {
 		v, err = r.Result(ctx)
 	} else {
 		v, err = r.ResultWithin(ctx, c.cfg.SyncRequestTimeout)
@@ -74,10 +101,15 @@ type releasedRef struct{ id netref.IDPack }
 // connection.
 func (c *Conn) Root(ctx context.Context) (*netref.Proxy, error) {
 	c.rootMu.Lock()
-	defer c.rootMu.Unlock()
-	if c.rootProxy != nil {
-		return c.rootProxy, nil
+	p := c.rootProxy
+	c.rootMu.Unlock()
+	if p != nil {
+		return p, nil
 	}
+	// No lock is held while the request waits: the waiting goroutine may
+	// read the connection itself (pump.go), and so run its shutdown.
+	// Callers racing here get the same proxy: the connection hands out one
+	// proxy per remote object.
 	v, err := c.Request(ctx, netref.HandleGetRoot)
 	if err != nil {
 		return nil, err
@@ -86,9 +118,11 @@ func (c *Conn) Root(ctx context.Context) (*netref.Proxy, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: GETROOT answered %T", ErrProtocol, v)
 	}
-	if !c.closed.Load() { // shutdown has dropped (or will drop) the cache
+	c.rootMu.Lock()
+	if c.rootProxy == nil && !c.closed.Load() { // shutdown drops the cache
 		c.rootProxy = p
 	}
+	c.rootMu.Unlock()
 	return p, nil
 }
 

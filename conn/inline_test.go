@@ -1,0 +1,195 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rpycgo/rpycgo/codec"
+	"github.com/rpycgo/rpycgo/dispatch"
+	"github.com/rpycgo/rpycgo/netref"
+)
+
+// inlineRoot has methods that may run on the goroutine feeding the
+// connection (RPyCInline) and one that may not.
+type inlineRoot struct {
+	fed chan struct{} // the test holds the feeding goroutine's next step
+}
+
+func (*inlineRoot) RPyCInline() []string { return []string{"Fast", "Slow", "CallsBack"} }
+
+// Fast returns x.
+func (*inlineRoot) Fast(x any) any { return x }
+
+// Slow overruns netref.InlineBudget.
+func (*inlineRoot) Slow() int64 {
+	time.Sleep(netref.InlineBudget + 5*time.Millisecond)
+	return 1
+}
+
+// CallsBack makes a sync request to the peer with its own context: wrong
+// for an inline method.
+func (*inlineRoot) CallsBack(ctx context.Context, f *netref.Proxy) (any, error) {
+	return f.Call(ctx, int64(1))
+}
+
+// Worker is not inline: it blocks until released.
+func (r *inlineRoot) Worker(ctx context.Context) error {
+	select {
+	case <-r.fed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// gatedExec holds every task until the test opens the gate, so a request
+// answered while the gate is shut was served without the executor.
+type gatedExec struct {
+	mu   sync.Mutex
+	shut bool
+	held []func()
+}
+
+func (e *gatedExec) Execute(task func()) {
+	e.mu.Lock()
+	if e.shut {
+		e.held = append(e.held, task)
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	go task()
+}
+
+func (e *gatedExec) open() {
+	e.mu.Lock()
+	e.shut = false
+	held := e.held
+	e.held = nil
+	e.mu.Unlock()
+	for _, t := range held {
+		go t()
+	}
+}
+
+func TestInlineMethodsSkipTheExecutor(t *testing.T) {
+	exec := &gatedExec{shut: true}
+	root := &inlineRoot{fed: make(chan struct{})}
+	a, b := net.Pipe()
+	server, err := NewNetConn(a, rootService{root}, WithExecutor(exec))
+	require.NoError(t, err)
+	client, err := NewNetConn(b, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close(); server.Close() })
+	ctx := ctxT(t)
+
+	// With every executor task held, only inline methods can answer.
+	got, err := client.Call(ctx, "fast", "no hand-over")
+	require.NoError(t, err)
+	require.Equal(t, "no hand-over", got)
+
+	rootp := mustRoot(t, client)
+	pending, err := rootp.CallMethodAsync("worker")
+	require.NoError(t, err)
+	shortCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, pending.Wait(shortCtx), context.DeadlineExceeded, "a method not listed ran without the executor")
+	exec.open()
+	close(root.fed)
+	_, err = pending.Result(ctx)
+	require.NoError(t, err)
+}
+
+func TestInlineMethodSyncRequestFails(t *testing.T) {
+	client, _ := pipePair(t, &inlineRoot{})
+	ctx := ctxT(t)
+	called := false
+	_, err := client.Call(ctx, "calls_back", func(x int64) int64 { called = true; return x })
+	var pe *codec.PyError
+	require.ErrorAs(t, err, &pe)
+	require.Contains(t, pe.Error(), "inline")
+	require.False(t, called)
+	// The loop was never blocked: the connection serves on.
+	got, err := client.Call(ctx, "fast", int64(7))
+	require.NoError(t, err)
+	require.Equal(t, int64(7), got)
+}
+
+func TestInlineMethodOverBudgetIsDemoted(t *testing.T) {
+	var logs syncBuffer
+	log := zerolog.New(&logs)
+	root := &inlineRoot{}
+	client, server := pipePair(t, root, WithLogger(log))
+	ctx := ctxT(t)
+	<-server.AttachDone()
+	in := server.LocalRoot().(netref.Inliner)
+	require.True(t, netref.SetInline(root, "Slow", true)) // for -count > 1
+	t.Cleanup(func() { netref.SetInline(root, "Slow", true) })
+	require.True(t, in.InlineMethod("slow"))
+	v, err := client.Call(ctx, "slow")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), v)
+	// The reply goes out before the overrun is noticed.
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "overran its budget") },
+		5*time.Second, time.Millisecond)
+	require.False(t, in.InlineMethod("slow"), "an overrun demotes the method")
+	require.True(t, in.InlineMethod("fast"), "only the method that overran")
+	require.Contains(t, logs.String(), `"method":"slow"`)
+	// Demoted, it still answers (on the executor).
+	v, err = client.Call(ctx, "slow")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), v)
+	require.Equal(t, 1, bytes.Count([]byte(logs.String()), []byte("overran its budget")))
+}
+
+func TestInlineNamesAreNotExposed(t *testing.T) {
+	client, _ := pipePair(t, &inlineRoot{})
+	ctx := ctxT(t)
+	names, err := mustRoot(t, client).Dir(ctx)
+	require.NoError(t, err)
+	require.Contains(t, names, "fast")
+	require.NotContains(t, names, "r_py_c_inline")
+	_, err = client.Call(ctx, "r_py_c_inline")
+	var pe *codec.PyError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "AttributeError", pe.Class)
+}
+
+func TestInlineRequestFromOtherContextsStillWorks(t *testing.T) {
+	// Only the context an inline method receives is refused: the same
+	// connection's sync requests from anywhere else go through.
+	client, server := pipePair(t, &testRoot{})
+	_, err := server.Request(ctxT(t), netref.HandlePing, "x")
+	require.NoError(t, err)
+	_, err = client.Request(context.WithValue(ctxT(t), inlineKey{}, true), netref.HandlePing, "x")
+	require.ErrorIs(t, err, ErrInlineRequest)
+	_, err = client.Request(ctxT(t), netref.HandlePing, "x")
+	require.NoError(t, err)
+	var _ dispatch.Executor = (*gatedExec)(nil)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

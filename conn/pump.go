@@ -1,0 +1,227 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpycgo/rpycgo/dispatch"
+)
+
+// A client connection over a TCP or unix socket is read by whichever
+// goroutine needs its bytes, as Python's rpyc reads: a goroutine making a
+// synchronous request reads the socket itself until its reply is in (it
+// "pumps" the connection, serving whatever else arrives meanwhile), so the
+// reply reaches it without a hand-over from another goroutine, which costs
+// a wake-up of a sleeping thread per call. When no caller reads, the
+// connection's own reader goroutine does, so that the peer's requests and
+// events, and the replies of async requests, are never left unread.
+//
+// The right to read (the token) belongs to one goroutine at a time. A
+// caller takes it when it is free; the reader goroutine takes it when
+// results are awaited and no caller reads, or once the socket has been
+// left unread for pumpIdle. The reader gives it back as soon as the
+// replies it read leave nothing awaited, so that the next sync call reads
+// for itself again.
+
+// pumpIdle is how long the socket may stay unread, after a caller's sync
+// request gave it back with nothing awaited, before the reader goroutine
+// reads it: requests and events from the peer that arrive between a
+// client's calls wait at most this long.
+const pumpIdle = time.Millisecond
+
+// Holders of the read token.
+const (
+	readerFree uint8 = iota
+	readerCaller
+	readerLoop
+)
+
+// aLongTimeAgo is a read deadline that has passed: it interrupts a Read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// netReader reads a client connection's socket for whichever goroutine
+// needs it (see above).
+type netReader struct {
+	c  *Conn
+	nc net.Conn
+
+	mu     sync.Mutex
+	holder uint8 // readerFree, readerCaller or readerLoop
+
+	// Used by the token's holder only.
+	buf      []byte
+	deadline bool // a caller may have left a read deadline on nc
+	// Reads made by callers and by the reader goroutine (for tests).
+	callerReads, loopReads atomic.Uint64
+
+	kick chan struct{} // wakes the reader goroutine (capacity 1)
+	idle *time.Timer   // kicks after pumpIdle unread
+}
+
+// pumpable reports whether the callers of a connection over nc may read nc
+// themselves: it needs read deadlines that interrupt a Read and leave the
+// stream usable, which TCP and unix sockets have (TLS is left to the
+// reader goroutine).
+func pumpable(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+func newNetReader(c *Conn, nc net.Conn) *netReader {
+	r := &netReader{c: c, nc: nc, kick: make(chan struct{}, 1)}
+	r.idle = time.AfterFunc(pumpIdle, r.wake)
+	return r
+}
+
+func (r *netReader) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take gives the token to who if it is free.
+func (r *netReader) take(who uint8) bool {
+	r.mu.Lock()
+	ok := r.holder == readerFree
+	if ok {
+		r.holder = who
+	}
+	r.mu.Unlock()
+	return ok
+}
+
+// release frees the token. If results are awaited the reader goroutine
+// reads at once; otherwise it reads after pumpIdle unless a caller takes
+// the token first.
+func (r *netReader) release() {
+	r.mu.Lock()
+	r.holder = readerFree
+	r.mu.Unlock()
+	if r.c.pending.Len() > 0 {
+		r.wake()
+	} else {
+		r.idle.Reset(pumpIdle)
+	}
+}
+
+// readOnce reads what the socket has and feeds it to the connection. It
+// reports false when reading must stop: the connection has ended (and has
+// been told why), or the read deadline passed (timedOut). A caller
+// (byCaller) has the connection shut down on another goroutine: it may
+// hold locks of its own that the shutdown's hooks need.
+func (r *netReader) readOnce(byCaller bool) (ok, timedOut bool) {
+	if r.buf == nil {
+		r.buf = make([]byte, readBufSize)
+	}
+	n, err := r.nc.Read(r.buf)
+	if n > 0 {
+		if r.c.Feed(r.buf[:n]) != nil {
+			return false, false
+		}
+	}
+	if err == nil {
+		return true, false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) && !r.c.closed.Load() {
+		return false, true
+	}
+	if !r.c.closed.Load() {
+		if errors.Is(err, net.ErrClosed) {
+			err = io.EOF
+		}
+		if byCaller {
+			go r.c.FeedEOF(err)
+		} else {
+			r.c.FeedEOF(err)
+		}
+	}
+	return false, false
+}
+
+// loop is the connection's reader goroutine.
+func (r *netReader) loop() {
+	c := r.c
+	for {
+		select {
+		case <-r.kick:
+		case <-c.done:
+			r.idle.Stop()
+			return
+		}
+		if !r.take(readerLoop) {
+			continue // a caller reads; it hands back when it is done
+		}
+		if r.deadline {
+			_ = r.nc.SetReadDeadline(time.Time{})
+			r.deadline = false
+		}
+		for {
+			before := c.repliesIn
+			r.loopReads.Add(1)
+			ok, timedOut := r.readOnce(false)
+			if timedOut {
+				// A caller's cancelled wait set the deadline late, after
+				// handing the socket over: clear it and read on.
+				_ = r.nc.SetReadDeadline(time.Time{})
+				continue
+			}
+			if !ok {
+				return
+			}
+			if c.repliesIn != before && c.pending.Len() == 0 {
+				// The replies awaited are in: let the next sync call read
+				// for itself.
+				r.release()
+				break
+			}
+		}
+	}
+}
+
+// pump reads the socket on the calling goroutine until res completes, the
+// deadline (if not zero) passes or ctx ends, provided no other goroutine
+// reads it. It reports whether it read; on false, or when res is still
+// pending, the caller waits for res as usual.
+func (r *netReader) pump(ctx context.Context, res *dispatch.AsyncResult, deadline time.Time) bool {
+	if !r.take(readerCaller) {
+		return false
+	}
+	if !deadline.IsZero() {
+		_ = r.nc.SetReadDeadline(deadline)
+		r.deadline = true
+	} else if r.deadline {
+		_ = r.nc.SetReadDeadline(time.Time{})
+		r.deadline = false
+	}
+	var stop func() bool
+	if ctx.Done() != nil {
+		r.deadline = true
+		stop = context.AfterFunc(ctx, func() { _ = r.nc.SetReadDeadline(aLongTimeAgo) })
+	}
+	for !res.Ready() {
+		r.callerReads.Add(1)
+		if ok, _ := r.readOnce(true); !ok {
+			break
+		}
+	}
+	if stop != nil {
+		stop()
+	}
+	r.release()
+	return true
+}
+
+// reads returns the reads made by callers and by the reader goroutine.
+func (r *netReader) reads() (caller, loop uint64) {
+	return r.callerReads.Load(), r.loopReads.Load()
+}
