@@ -6,7 +6,7 @@
 //	            [--engine gnet|netpoll|stdnet] [--workers N]
 //	            [--ssl-keyfile K --ssl-certfile C [--ssl-cafile CA]]
 //	            [--logfile FILE] [-q] [--service conformance] [--compress=false]
-//	            [--cpuprofile FILE]
+//	            [--cpuprofile FILE] [--memprofile FILE]
 //	            [--register [--registry-type UDP|TCP] [--registry-host H] [--registry-port P]]
 //
 // The default mode, reactor, is the thread-pool policy on the gnet engine.
@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -64,7 +65,7 @@ type options struct {
 	port, workers                                    int
 	ipv6, quiet, compress                            bool
 	keyfile, certfile, cafile                        string
-	cpuprofile                                       string
+	cpuprofile, memprofile                           string
 	register                                         bool
 	registryType, registryHost                       string
 	registryPort                                     int
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cafile, "ssl-cafile", "", "CA certificates (PEM): require and verify client certificates")
 	fs.BoolVar(&o.compress, "compress", true, "zlib-compress payloads above 3000 bytes, as Python rpyc does (--compress=false: never)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) to this file until the server stops")
+	fs.StringVar(&o.memprofile, "memprofile", "", "write a heap profile (pprof) to this file when told to stop, before the connections close")
 	fs.StringVar(&o.service, "service", "conformance", "service to serve: conformance")
 	fs.BoolVar(&o.register, "register", false, "register with a registry server")
 	fs.StringVar(&o.registryType, "registry-type", "UDP", "registry protocol: UDP or TCP")
@@ -202,7 +204,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// The chosen port on stdout, for scripts that start it with -p 0.
 		fmt.Fprintln(stdout, a.Port)
 	}
+	if o.memprofile != "" {
+		stopped := ctx
+		serveCtx, profiled := context.WithCancel(context.Background())
+		defer profiled()
+		go func() {
+			<-stopped.Done()
+			if err := writeHeapProfile(o.memprofile); err != nil {
+				fmt.Fprintln(os.Stderr, "rpyc-server:", err)
+			}
+			profiled()
+		}()
+		ctx = serveCtx
+	}
 	return srv.Serve(ctx)
+}
+
+// writeHeapProfile writes the live heap, as of a collection now, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func aliasesOf(svc conn.Service) []string {
