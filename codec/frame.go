@@ -136,10 +136,22 @@ func (e *FrameError) Unwrap() []error {
 // compresses as Python does.
 type FrameEncoder struct {
 	// Compress enables zlib compression (level 1) of payloads longer than
-	// CompressionThreshold bytes, as Python does by default. Compression is
-	// applied even when it makes the body larger, as in Python. Python
-	// accepts uncompressed frames of any size, so turning it off is always
-	// safe.
+	// CompressionThreshold bytes, as Python does by default, but only where
+	// it pays. Python compresses every such payload, even when that makes
+	// the body larger; this encoder first deflates a sample (the first 4 KiB
+	// of the payload, or all of it when it is shorter) and sends the frame
+	// uncompressed (flag 0) unless the sample shrinks by at least 1/16th; it
+	// then finishes the stream and still sends the raw payload if the
+	// compressed body is not smaller. Incompressible payloads (random bytes,
+	// already compressed data such as images or archives) so cost neither
+	// side a deflate or an inflate pass for nothing. A payload whose first
+	// 4 KiB are incompressible but whose rest would compress is sent
+	// uncompressed: correct, only less compact.
+	//
+	// The result is wire-compatible: the flag tells the receiver whether
+	// the body is compressed, and Python (like FrameDecoder) accepts
+	// uncompressed frames of any size, so turning Compress off is always
+	// safe too.
 	Compress bool
 }
 
@@ -174,10 +186,11 @@ func (e *FrameEncoder) Begin(dst []byte) (buf []byte, start int) {
 }
 
 // Finish completes the frame begun at buf[start] by Begin: everything after
-// the reserved header is the payload. It compresses the payload in place
-// when Compress is on and the payload is longer than CompressionThreshold,
-// fills in the header, appends the trailer and returns the buffer (which
-// may have been reallocated).
+// the reserved header is the payload. When Compress is on and the payload is
+// longer than CompressionThreshold, it replaces the payload in place by its
+// zlib compression if that pays (see FrameEncoder.Compress). It fills in the
+// header, appends the trailer and returns the buffer (which may have been
+// reallocated).
 //
 // If the body would exceed MaxFrameBody, or start is not the value Begin
 // returned for buf, Finish returns buf[:start] (the frame removed) and an
@@ -193,11 +206,16 @@ func (e *FrameEncoder) Finish(buf []byte, start int) ([]byte, error) {
 	body := start + FrameHeaderSize
 	flag := frameFlagRaw
 	if e.Compress && len(buf)-body > CompressionThreshold {
-		var err error
-		if buf, err = e.compress(buf, body); err != nil {
+		var (
+			compressed bool
+			err        error
+		)
+		if buf, compressed, err = e.compress(buf, body); err != nil {
 			return buf[:start], err
 		}
-		flag = frameFlagCompressed
+		if compressed {
+			flag = frameFlagCompressed
+		}
 	}
 	n := uint64(len(buf) - body)
 	if n > frameBodyLimit {
@@ -216,29 +234,66 @@ type deflater struct {
 
 var deflaters sync.Pool // *deflater
 
-// compress replaces buf[body:] with its zlib (level 1) compression.
-func (e *FrameEncoder) compress(buf []byte, body int) ([]byte, error) {
+// compressSample is the number of leading payload bytes the encoder deflates
+// first to judge whether the payload compresses at all.
+const compressSample = 4 << 10
+
+// compressSampleGain is the fraction by which the sample must shrink (its
+// deflated size, zlib header and flush marker included, below
+// sample − sample/compressSampleGain) for the encoder to compress the rest.
+const compressSampleGain = 16
+
+// compress replaces buf[body:] with its zlib (level 1) compression when that
+// pays and reports whether it did; otherwise buf is returned unchanged.
+//
+// The payload is deflated into the pooled deflater's sink, so the raw bytes
+// stay in buf until the compressed body is known to be smaller. A payload
+// longer than compressSample is probed first: its first compressSample bytes
+// are written and flushed (a sync flush, which keeps the match history, so
+// the stream simply continues when the probe succeeds), and the payload is
+// left raw when they do not shrink by 1/compressSampleGain.
+func (e *FrameEncoder) compress(buf []byte, body int) ([]byte, bool, error) {
 	df, _ := deflaters.Get().(*deflater)
 	if df == nil {
 		df = new(deflater)
 		zw, err := zlib.NewWriterLevel(&df.sink, CompressionLevel)
 		if err != nil { // only for an invalid level
-			return buf, err
+			return buf, false, err
 		}
 		df.zw = zw
 	} else {
 		df.zw.Reset(&df.sink)
 	}
 	df.sink.b = df.sink.b[:0]
+	payload := buf[body:]
+	rest := payload
 	// Writes to a frameSink cannot fail.
-	_, _ = df.zw.Write(buf[body:])
+	if len(payload) > compressSample {
+		sample := payload[:compressSample]
+		_, _ = df.zw.Write(sample)
+		_ = df.zw.Flush()
+		if len(df.sink.b) >= len(sample)-len(sample)/compressSampleGain {
+			df.release()
+			return buf, false, nil
+		}
+		rest = payload[compressSample:]
+	}
+	_, _ = df.zw.Write(rest)
 	_ = df.zw.Close()
-	buf = append(buf[:body], df.sink.b...)
+	compressed := len(df.sink.b) < len(payload)
+	if compressed {
+		buf = append(buf[:body], df.sink.b...)
+	}
+	df.release()
+	return buf, compressed, nil
+}
+
+// release returns df to the pool, dropping an oversized sink.
+func (df *deflater) release() {
 	if cap(df.sink.b) > maxRetainedBuffer {
 		df.sink.b = nil
 	}
 	deflaters.Put(df)
-	return buf, nil
 }
 
 // frameSink is an io.Writer appending to a byte slice.

@@ -79,6 +79,42 @@ func BenchmarkFrameEncodeBytes64KiB(b *testing.B) {
 	b.Run("compressed", func(b *testing.B) { fmBenchEncode(b, NewFrameEncoder(), payload) })
 }
 
+// BenchmarkFrameEncodeCompressOn64KiB encodes 64 KiB payloads with
+// compression on: random bytes (the probe refuses them: sent raw after
+// deflating 4 KiB), text that compresses about 100:1, and mixed message data
+// (about 3:1); "off" is the random payload with compression off, the floor.
+func BenchmarkFrameEncodeCompressOn64KiB(b *testing.B) {
+	random := make([]byte, 64<<10)
+	for i, x := 0, uint32(1); i < len(random); i++ {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		random[i] = byte(x >> 7)
+	}
+	text := []byte("The quick brown fox jumps over the lazy dog. ")
+	for len(text) < 64<<10 {
+		text = append(text, text...)
+	}
+	text = text[:64<<10]
+	for _, c := range []struct {
+		name    string
+		enc     *FrameEncoder
+		payload []byte
+	}{
+		{"random", NewFrameEncoder(), random},
+		{"text", NewFrameEncoder(), text},
+		{"mixed", NewFrameEncoder(), fmBenchPayload(64 << 10)},
+		{"off", &FrameEncoder{}, random},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			fmBenchEncode(b, c.enc, c.payload)
+			f := fmBenchFrame(b, c.enc, c.payload)
+			b.ReportMetric(float64(f[4]), "flag")
+			b.ReportMetric(float64(len(f)-FrameHeaderSize-1)/float64(len(c.payload)), "body/payload")
+		})
+	}
+}
+
 func BenchmarkFrameDecodeBytes64KiB(b *testing.B) {
 	payload := fmBenchPayload(64 << 10)
 	b.Run("raw", func(b *testing.B) {
