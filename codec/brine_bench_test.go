@@ -96,3 +96,31 @@ func BenchmarkDecodeBytes100(b *testing.B) {
 func BenchmarkDecodeBytes64KiB(b *testing.B) {
 	benchDecode(b, AppendBytes(nil, bytes.Repeat([]byte{0xA5}, 64<<10)))
 }
+
+// BenchmarkDecodeBytes64KiBOwned decodes a 64 KiB bytes value into memory
+// of its own each time, as a connection does with a large payload whose
+// values outlive the frame: a fresh copying Decoder per message ("fresh")
+// or a shared Keep-mode one ("keep").
+func BenchmarkDecodeBytes64KiBOwned(b *testing.B) {
+	enc := AppendBytes(nil, bytes.Repeat([]byte{0xA5}, 64<<10))
+	b.Run("fresh", func(b *testing.B) {
+		b.SetBytes(int64(len(enc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var d Decoder
+			if _, _, err := d.Decode(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("keep", func(b *testing.B) {
+		d := &Decoder{Keep: true}
+		b.SetBytes(int64(len(enc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := d.Decode(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

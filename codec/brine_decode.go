@@ -47,8 +47,9 @@ type Decoder struct {
 	// (it lives on while a value in it is referenced) and a new one taken.
 	// A warm Decoder in this mode allocates about once per keepChunkBytes
 	// of decoded values, and a retained value keeps at most its chunk
-	// alive. Combined with copying mode (View false), nothing decoded
-	// aliases the input, which may be reused at once.
+	// alive, with the other chunks of its generation (about one per kind
+	// of value; see keepAll). Combined with copying mode (View false),
+	// nothing decoded aliases the input, which may be reused at once.
 	Keep bool
 
 	stack   []frame
@@ -132,8 +133,29 @@ func (d *Decoder) reset() {
 	}
 }
 
-// keepAll puts every slab in Keep mode.
+// keepAll puts every slab in Keep mode. If a slab took a new chunk during
+// the last Decode, every slab starts on a new chunk now: the values of one
+// message point into the chunks current while it was decoded, so chunks
+// that lived on across messages would chain each generation of chunks to
+// the one before (a new items chunk holding tuples whose windows lie in a
+// strings chunk that holds... ), and a busy decoder would keep every chunk
+// it ever filled. Started together at a message boundary, the chunks of one
+// generation point only to each other, and die with their values.
 func (d *Decoder) keepAll() {
+	if d.items.rolled || d.ints.rolled || d.floats.rolled || d.cplxs.rolled ||
+		d.strs.rolled || d.bytes.rolled || d.tuples.rolled || d.fsets.rolled ||
+		d.slices.rolled || d.raw.rolled {
+		d.items.drop()
+		d.ints.drop()
+		d.floats.drop()
+		d.cplxs.drop()
+		d.strs.drop()
+		d.bytes.drop()
+		d.tuples.drop()
+		d.fsets.drop()
+		d.slices.drop()
+		d.raw.drop()
+	}
 	d.items.keep, d.ints.keep, d.floats.keep, d.cplxs.keep = true, true, true, true
 	d.strs.keep, d.bytes.keep, d.tuples.keep = true, true, true
 	d.fsets.keep, d.slices.keep, d.raw.keep = true, true, true
@@ -413,9 +435,7 @@ func (d *Decoder) bytesValue(data []byte) any {
 		return emptyBytes
 	}
 	if !d.View {
-		c := d.raw.take(len(data))
-		copy(c, data)
-		data = c
+		data = d.raw.copyOf(data)
 	}
 	p := d.bytes.one()
 	*p = data
@@ -428,9 +448,7 @@ func (d *Decoder) strValue(data []byte) any {
 		return emptyStr
 	}
 	if !d.View {
-		c := d.raw.take(len(data))
-		copy(c, data)
-		data = c
+		data = d.raw.copyOf(data)
 	}
 	p := d.strs.one()
 	*p = unsafe.String(&data[0], len(data))
@@ -681,6 +699,27 @@ type slab[T any] struct {
 	used   int  // elements used in the current chunk
 	total  int  // elements in all chunks
 	keep   bool // Decoder.Keep: chunks are never reused
+	// rolled: in Keep mode, the slab took a new chunk since the Decoder
+	// last started every slab afresh (see keepAll).
+	rolled bool
+	// next is the size of the first chunk of the next generation: what
+	// the slab used in the last one, with room to spare (0: full size).
+	next int
+}
+
+// drop makes the next take start a new chunk (Keep mode), sized by what
+// this generation used, so that slabs little used waste little.
+func (s *slab[T]) drop() {
+	if len(s.chunks) > 0 && s.ci < len(s.chunks) {
+		used := s.used
+		if s.rolled {
+			used += len(s.chunks[0])
+		}
+		s.next = used + used/2 + 8
+		s.chunks[0] = nil
+		s.ci = len(s.chunks)
+	}
+	s.rolled = false
 }
 
 // keepChunkBytes is the size of a chunk in Keep mode (a value larger than
@@ -721,21 +760,52 @@ func (s *slab[T]) one() *T {
 	return &s.grow(1)[0]
 }
 
-func (s *slab[T]) grow(n int) []T {
+func (s *slab[T]) grow(n int) []T { return s.growCopy(n, nil) }
+
+// copyOf returns a window holding a copy of src (length and capacity
+// len(src)). It is take followed by copy, except that a chunk allocated for
+// the copy alone is not zeroed first (see newChunk).
+func (s *slab[T]) copyOf(src []T) []T {
+	n := len(src)
+	if s.ci < len(s.chunks) {
+		c := s.chunks[s.ci]
+		if u := s.used; n <= len(c)-u {
+			s.used = u + n
+			w := c[u : u+n : u+n]
+			copy(w, src)
+			return w
+		}
+	}
+	return s.growCopy(n, src)
+}
+
+// growCopy is grow; when src is not nil (len(src) == n), the window returned
+// holds a copy of it.
+func (s *slab[T]) growCopy(n int, src []T) []T {
 	if s.keep {
 		// Drop the full chunk: values in it keep it alive, nothing reuses it.
 		var zero T
 		size := int(keepChunkBytes / max(unsafe.Sizeof(zero), 1))
 		if n > size/4 {
 			// Large: a chunk of its own, the current one stays in use.
-			return make([]T, n)
+			return newChunk(n, src)
+		}
+		// A full current chunk ends the generation at the next message
+		// (keepAll); the first chunk after a drop starts one.
+		if s.ci < len(s.chunks) {
+			s.rolled = true
+		}
+		if s.next > 0 && s.next < size {
+			size = max(s.next, n)
 		}
 		c := make([]T, size)
 		if len(s.chunks) == 0 {
 			s.chunks = make([][]T, 1)
 		}
 		s.chunks[0], s.ci, s.used, s.total = c, 0, n, size
-		return c[0:n:n]
+		w := c[0:n:n]
+		copy(w, src)
+		return w
 	}
 	size := minChunk
 	if s.ci < len(s.chunks) {
@@ -747,14 +817,16 @@ func (s *slab[T]) grow(n int) []T {
 	s.used = 0
 	if s.ci < len(s.chunks) && len(s.chunks[s.ci]) >= n {
 		s.used = n
-		return s.chunks[s.ci][0:n:n]
+		w := s.chunks[s.ci][0:n:n]
+		copy(w, src)
+		return w
 	}
 	if s.ci < len(s.chunks) {
 		// An unused chunk that is too small: replace it.
 		size = max(size, 2*len(s.chunks[s.ci]))
 	}
 	size = max(size, n)
-	c := make([]T, size)
+	c := newChunk(size, src)
 	s.total += size
 	if s.ci < len(s.chunks) {
 		s.total -= len(s.chunks[s.ci])
@@ -764,4 +836,18 @@ func (s *slab[T]) grow(n int) []T {
 	}
 	s.used = n
 	return c[0:n:n]
+}
+
+// newChunk allocates a chunk of size elements that starts with a copy of
+// src. When src fills the chunk, the chunk is allocated by append, which
+// (for pointer-free T) does not zero memory it is about to copy into: for a
+// large str or bytes value that is one pass over fresh memory instead of
+// two.
+func newChunk[T any](size int, src []T) []T {
+	if size > 0 && len(src) == size {
+		return append([]T(nil), src...)[:size:size]
+	}
+	c := make([]T, size)
+	copy(c, src)
+	return c
 }

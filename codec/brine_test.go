@@ -1112,3 +1112,66 @@ func TestDecoderKeep(t *testing.T) {
 		t.Fatalf("%.2f allocations per decode, want at most 0.2", allocs)
 	}
 }
+
+// Large str and bytes values are copied out of the input into memory of
+// their own (a chunk allocated by the copy, not zeroed first) in every
+// copying mode: they equal the input's, alias nothing of it, and end their
+// capacity at their length; in Keep mode they outlive later decodes, in the
+// reusing mode the decoder's chunks are reused.
+func TestDecoderLargeCopies(t *testing.T) {
+	mk := func(i, n int) []byte {
+		b := make([]byte, n)
+		for k := range b {
+			b[k] = byte('a' + (i+k)%26)
+		}
+		return b
+	}
+	value := func(i int) Tuple {
+		return Tuple{mk(i, 64<<10), mk(i+1, 10), string(mk(i+2, 40<<10)), string(mk(i+3, 5)), mk(i+4, 1500)}
+	}
+	for _, mode := range []struct {
+		name  string
+		fresh bool
+		keep  bool
+	}{{"reused", false, false}, {"keep", false, true}, {"fresh", true, false}} {
+		t.Run(mode.name, func(t *testing.T) {
+			d := &Decoder{Keep: mode.keep}
+			var kept, want []any
+			for i := range 6 {
+				if mode.fresh {
+					d = &Decoder{}
+				}
+				v := value(i)
+				in, err := Append(nil, v)
+				require.NoError(t, err)
+				got, n, err := d.Decode(in)
+				require.NoError(t, err)
+				require.Equal(t, len(in), n)
+				clear(in) // nothing may alias the input
+				require.Equal(t, v, got, "decode %d", i)
+				for k, x := range got.(Tuple) {
+					if b, ok := x.([]byte); ok {
+						require.Equal(t, len(b), cap(b), "decode %d item %d: capacity ends at the length", i, k)
+					}
+				}
+				kept, want = append(kept, got), append(want, any(v))
+			}
+			if mode.keep || mode.fresh {
+				require.Equal(t, want, kept, "values outlive later decodes")
+			}
+		})
+	}
+	// A warm reusing decoder copies large values into its chunks without
+	// allocating.
+	d := &Decoder{}
+	in, err := Append(nil, value(0))
+	require.NoError(t, err)
+	_, _, err = d.Decode(in)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, _, err := d.Decode(in); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+}
