@@ -13,7 +13,14 @@ import (
 const (
 	DefaultMaxQueued      = 4 << 20
 	DefaultReadBufferSize = 64 << 10
-	DefaultCloseTimeout   = time.Second
+	// DefaultGnetReadBufferSize is the default read buffer of a gnet loop:
+	// there is one per loop, not per connection, and a frame of 64 KiB and
+	// a little more (an RPyC message carrying 64 KiB of data) then arrives
+	// in one read, which hands it to the handler whole instead of in two
+	// parts that the handler's frame decoder must join (a copy, a second
+	// read and a second wake-up per frame).
+	DefaultGnetReadBufferSize = 256 << 10
+	DefaultCloseTimeout       = time.Second
 )
 
 // Config tunes an engine. Zero fields take the defaults given here.
@@ -28,7 +35,9 @@ type Config struct {
 	// ErrQueueFull past it. Default 4 MiB.
 	MaxQueued int
 	// ReadBufferSize is the read buffer of a gnet loop and of a stdnet
-	// connection. Default 64 KiB. netpoll sizes its buffers itself.
+	// connection. 0 means the engine's default: DefaultGnetReadBufferSize
+	// (256 KiB) for a gnet loop, DefaultReadBufferSize (64 KiB) for a
+	// stdnet connection. netpoll sizes its buffers itself.
 	ReadBufferSize int
 	// ReuseAddr and ReusePort set SO_REUSEADDR and SO_REUSEPORT on
 	// listening sockets. (Go's own listeners, used by stdnet and netpoll,
@@ -56,7 +65,8 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// DefaultConfig returns a Config with every default spelt out.
+// DefaultConfig returns a Config with every default spelt out, except
+// ReadBufferSize, whose default depends on the engine (0).
 func DefaultConfig() Config {
 	cfg, _ := Config{TCPNoDelay: true}.withDefaults()
 	return cfg
@@ -72,9 +82,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxQueued == 0 {
 		c.MaxQueued = DefaultMaxQueued
 	}
-	if c.ReadBufferSize == 0 {
-		c.ReadBufferSize = DefaultReadBufferSize
-	}
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
@@ -88,6 +95,17 @@ func (c Config) withDefaults() (Config, error) {
 // the idle time only, and probes every 15 s).
 func (c *Config) keepAliveConfig() net.KeepAliveConfig {
 	return net.KeepAliveConfig{Enable: c.KeepAlive > 0, Idle: c.KeepAlive, Interval: c.KeepAlive}
+}
+
+// readBufferSize resolves ReadBufferSize for an engine.
+func (c *Config) readBufferSize(engine string) int {
+	switch {
+	case c.ReadBufferSize > 0:
+		return c.ReadBufferSize
+	case engine == EngineGnet:
+		return DefaultGnetReadBufferSize
+	}
+	return DefaultReadBufferSize
 }
 
 // loops resolves Loops for the engines that run their own loops.

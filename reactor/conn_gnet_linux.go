@@ -16,6 +16,12 @@ const (
 	gnetDrainMax = 50 * time.Millisecond
 )
 
+// directWriteMin is the smallest write a handler makes that goes straight
+// to the socket when nothing is queued before it, rather than being gathered
+// with the handler's other writes: copying it into the queue costs more than
+// the system call it could share.
+const directWriteMin = 16 << 10
+
 // gnetConn is a connection of the gnet engine. The loop that owns gc is
 // the only writer to the socket: Write queues bytes and, unless a handler
 // of the connection runs (which flushes when it returns), schedules one
@@ -86,13 +92,16 @@ func (c *gnetConn) Write(b []byte) error {
 	if c.closing || c.closed {
 		return ErrClosed
 	}
-	if !c.inHandler && c.opened && c.q.queued() == 0 {
+	if (!c.inHandler || len(b) >= directWriteMin) && c.opened && c.q.queued() == 0 {
 		// Nothing is queued, taken or in gnet's buffer: write straight to
-		// the socket from this goroutine instead of waking the loop. mu is
-		// held, and gnet calls OnClose (closedByGnet, which needs mu)
-		// before it closes the descriptor, so the descriptor is this
-		// connection's; the loop writes only what the queue holds, and the
-		// queue is empty. What the socket does not take is queued.
+		// the socket from this goroutine instead of waking the loop (or,
+		// from a handler, instead of copying a large frame into the queue
+		// to send it when the handler returns: gathering it with later
+		// writes would save no system call worth its copy). mu is held,
+		// and gnet calls OnClose (closedByGnet, which needs mu) before it
+		// closes the descriptor, so the descriptor is this connection's;
+		// the loop writes only what the queue holds, and the queue is
+		// empty. What the socket does not take is queued.
 		n, err := unix.Write(c.fd, b)
 		if n == len(b) {
 			return nil

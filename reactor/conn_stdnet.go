@@ -100,7 +100,7 @@ func (c *stdConn) run() {
 	close(c.openDone)
 
 	if err == nil {
-		buf := make([]byte, c.e.cfg.ReadBufferSize)
+		buf := make([]byte, c.e.cfg.readBufferSize(EngineStdnet))
 		for {
 			n, rerr := c.nc.Read(buf)
 			if n > 0 {

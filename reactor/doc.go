@@ -24,7 +24,10 @@
 // Conn.Write copies the bytes into the connection's send queue and never
 // blocks. Writes made while a handler of the same connection runs are sent
 // together when it returns; writes from other goroutines are gathered until
-// the writer next runs. The queue is bounded (Config.MaxQueued): past the
+// the writer next runs. (The gnet engine writes to the socket at once, without
+// the copy, when nothing is queued and the write comes from another goroutine
+// or is large: 16 KiB or more from a handler. What the socket does not take
+// is queued.) The queue is bounded (Config.MaxQueued): past the
 // bound Write returns ErrQueueFull and the caller decides whether to close
 // the connection or to wait (Conn.WaitWritable), so a peer that stops
 // reading cannot grow the process's memory without bound.

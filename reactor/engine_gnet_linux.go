@@ -47,7 +47,7 @@ func (e *gnetEngine) options(server bool) []gnet.Option {
 	}
 	return []gnet.Option{
 		gnet.WithNumEventLoop(e.cfg.loops()),
-		gnet.WithReadBufferCap(e.cfg.ReadBufferSize),
+		gnet.WithReadBufferCap(e.cfg.readBufferSize(EngineGnet)),
 		gnet.WithReuseAddr(e.cfg.ReuseAddr),
 		gnet.WithReusePort(e.cfg.ReusePort),
 		gnet.WithTCPNoDelay(nodelay),
