@@ -34,6 +34,18 @@ type Service interface {
 	Detach(c *Conn)
 }
 
+// LazyService is a Service whose Attach may wait until the peer first
+// sends something, because nothing Attach does matters to a peer that has
+// not spoken: no on-connect hook calls the peer or registers the
+// connection to push to it. A server then holds a silent connection
+// without any protocol state (no Conn at all), which makes tens of
+// thousands of idle connections cheap. A Python client sends nothing until
+// its first request either, so it cannot tell.
+type LazyService interface {
+	Service
+	AttachLazily() bool
+}
+
 // Conn is one RPyC connection, symmetric: both sides can make requests.
 // It is safe for concurrent use.
 type Conn struct {

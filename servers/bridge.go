@@ -22,7 +22,10 @@ var errRefused = errors.New("servers: connection refused")
 type session struct {
 	s      *reactorServer
 	rc     reactor.Conn
-	c      *conn.Conn
+	// c is nil until the peer speaks, for a lazy service; set on the
+	// engine's goroutine, read anywhere.
+	c      atomic.Pointer[conn.Conn]
+	id     uint64     // the connection's ID (conn.Conn.ID)
 	remote string
 	// running counts the connection's requests being run by the policy.
 	running atomic.Int32
@@ -67,8 +70,8 @@ func (f *frameScan) feed(p []byte) (whole bool) {
 }
 
 func (se *session) close() {
-	if se.c != nil {
-		_ = se.c.Close()
+	if c := se.c.Load(); c != nil {
+		_ = c.Close()
 	} else {
 		_ = se.rc.Close()
 	}
@@ -104,28 +107,41 @@ func (b *bridge) OnOpen(rc reactor.Conn) error {
 		s.log.Info().Msgf("accepted %s", remote)
 	}
 
-	id := s.assign.Swap(0)
-	if id == 0 {
-		id = connIDs.Add(1)
+	se.id = s.assign.Swap(0)
+	if se.id == 0 {
+		se.id = connIDs.Add(1)
 	}
-	opts := make([]conn.Option, 0, len(s.cfg.protocol)+3)
-	opts = append(opts, s.cfg.protocol...)
-	opts = append(opts,
-		conn.WithExecutor(s.pol.executor(se, &s.tasks)),
-		conn.WithConnID(id),
-		conn.WithLogger(s.log))
-	c, err := conn.New(&transport{se: se, log: s}, s.svc, opts...)
-	if err != nil {
-		s.log.Warn().Err(err).Str("remote", remote).Msg("connection not served")
-		s.sessionEnded(se)
-		return err
+	if !s.lazy {
+		if err := s.attach(se); err != nil {
+			s.sessionEnded(se)
+			return err
+		}
 	}
-	se.c = c
 	s.mu.Lock()
 	s.sessions[se] = struct{}{}
 	s.mu.Unlock()
 	rc.SetContext(se)
-	s.log.Info().Uint64("conn", id).Msgf("welcome %s", remote)
+	s.log.Info().Uint64("conn", se.id).Msgf("welcome %s", remote)
+	return nil
+}
+
+// attach gives a session its protocol side (conn.Conn), which attaches the
+// service. A lazy service's sessions get it when the peer first sends
+// something (conn.LazyService): until then a silent connection costs the
+// server only the reactor's connection and the session.
+func (s *reactorServer) attach(se *session) error {
+	opts := make([]conn.Option, 0, len(s.cfg.protocol)+3)
+	opts = append(opts, s.cfg.protocol...)
+	opts = append(opts,
+		conn.WithExecutor(s.pol.executor(se, &s.tasks)),
+		conn.WithConnID(se.id),
+		conn.WithLogger(s.log))
+	c, err := conn.New(&transport{se: se, log: s}, s.svc, opts...)
+	if err != nil {
+		s.log.Warn().Err(err).Str("remote", se.remote).Msg("connection not served")
+		return err
+	}
+	se.c.Store(c)
 	return nil
 }
 
@@ -138,7 +154,14 @@ func (b *bridge) OnData(rc reactor.Conn, p []byte) error {
 	if b.s.cfg.idleTimeout > 0 && se.frames.feed(p) {
 		se.lastActive.Store(time.Now().UnixNano())
 	}
-	return se.c.Feed(p)
+	c := se.c.Load()
+	if c == nil {
+		if err := b.s.attach(se); err != nil {
+			return err
+		}
+		c = se.c.Load()
+	}
+	return c.Feed(p)
 }
 
 // OnClose implements reactor.Handler.
@@ -147,9 +170,14 @@ func (b *bridge) OnClose(rc reactor.Conn, err error) {
 	if se == nil {
 		return // refused, or OnOpen failed after cleaning up
 	}
-	se.c.FeedEOF(err)
+	c := se.c.Load()
+	if c == nil { // a lazy session that never spoke
+		b.s.sessionEnded(se)
+		return
+	}
+	c.FeedEOF(err)
 	go func() {
-		<-se.c.Done()
+		<-c.Done()
 		b.s.sessionEnded(se)
 	}()
 }
@@ -160,15 +188,17 @@ func (s *reactorServer) sessionEnded(se *session) {
 	delete(s.sessions, se)
 	s.mu.Unlock()
 	s.nconns.Add(-1)
-	if se.c != nil {
-		if err := se.c.Err(); err != nil && !isCleanEnd(err) {
-			s.log.Info().Err(err).Uint64("conn", se.c.ID()).Msgf("goodbye %s", se.remote)
+	if c := se.c.Load(); c != nil {
+		if err := c.Err(); err != nil && !isCleanEnd(err) {
+			s.log.Info().Err(err).Uint64("conn", se.id).Msgf("goodbye %s", se.remote)
 		} else {
-			s.log.Info().Uint64("conn", se.c.ID()).Msgf("goodbye %s", se.remote)
+			s.log.Info().Uint64("conn", se.id).Msgf("goodbye %s", se.remote)
 		}
+	} else if se.id != 0 {
+		s.log.Info().Uint64("conn", se.id).Msgf("goodbye %s (it never spoke)", se.remote)
 	}
-	if s.onEnded != nil && se.c != nil {
-		s.onEnded(se.c.ID())
+	if s.onEnded != nil && se.id != 0 {
+		s.onEnded(se.id)
 	}
 	if s.oneShot {
 		s.selfStopOnce.Do(func() { close(s.selfStop) })

@@ -29,8 +29,8 @@ func heldObjects(rs *reactorServer) (objects, sessions int) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for se := range rs.sessions {
-		if se.c != nil {
-			objects += se.c.HeldObjects()
+		if se.c.Load() != nil {
+			objects += se.c.Load().HeldObjects()
 		}
 	}
 	return objects, len(rs.sessions)

@@ -99,7 +99,7 @@ func TestLimitInFlight(t *testing.T) {
 				require.NoError(t, err)
 				r2, err := root.CallMethodAsync("sleep", 0.5)
 				require.NoError(t, err)
-				require.Eventually(t, func() bool { return se.c.InFlight() == 2 }, 10*time.Second, time.Millisecond)
+				require.Eventually(t, func() bool { return se.c.Load().InFlight() == 2 }, 10*time.Second, time.Millisecond)
 
 				_, err = root.CallMethod(ctx, "echo", "third")
 				require.Equal(t, "RuntimeError", pyErrClass(err), "third request in flight: %v", err)
@@ -117,7 +117,7 @@ func TestLimitInFlight(t *testing.T) {
 					_, err := r.Result(ctx)
 					require.NoError(t, err)
 				}
-				require.Eventually(t, func() bool { return se.c.InFlight() == 0 }, 10*time.Second, time.Millisecond)
+				require.Eventually(t, func() bool { return se.c.Load().InFlight() == 0 }, 10*time.Second, time.Millisecond)
 				v, err := root.CallMethod(ctx, "echo", "again")
 				require.NoError(t, err)
 				require.Equal(t, "again", v)

@@ -141,8 +141,8 @@ func TestEventsToPeerThatDoesNotRead(t *testing.T) {
 				require.Less(t, int64(stallHeap)-int64(base), int64(16<<20), "heap grew with the queued events")
 				require.GreaterOrEqual(t, closed.Sub(stalled), writeTimeout/2, "closed before the write timeout")
 				require.Less(t, maxLat, 10*time.Second, "the other client waited") // generous: 2-core CI under load
-				<-se.c.Done()
-				require.Error(t, se.c.Err())
+				<-se.c.Load().Done()
+				require.Error(t, se.c.Load().Err())
 
 				// The client that did not read learns its call was cut.
 				pc.paused.Store(false)
@@ -304,13 +304,13 @@ func TestPeerResetMidRequest(t *testing.T) {
 				reset := time.Now()
 				require.NoError(t, pc.nc.Close())
 				select {
-				case <-se.c.Done():
+				case <-se.c.Load().Done():
 				case <-time.After(10 * time.Second):
 					t.Fatal("the reset connection was not closed")
 				}
 				require.Eventually(t, func() bool { return se.running.Load() == 0 }, 10*time.Second, time.Millisecond,
 					"the request of a reset connection still runs")
-				t.Logf("request cancelled %v after the reset: %v", time.Since(reset), se.c.Err())
+				t.Logf("request cancelled %v after the reset: %v", time.Since(reset), se.c.Load().Err())
 				require.Less(t, time.Since(reset), 15*time.Second)
 				waitConns(t, rs, 1, "the reset connection was not released")
 				good.waitCalls(t, 5)
@@ -373,13 +373,13 @@ func TestPythonPeerKilledMidRequest(t *testing.T) {
 			killed := time.Now()
 			require.NoError(t, cmd.Process.Signal(unix.SIGKILL))
 			select {
-			case <-se.c.Done():
+			case <-se.c.Load().Done():
 			case <-time.After(10 * time.Second):
 				t.Fatal("the killed client's connection was not closed")
 			}
 			require.Eventually(t, func() bool { return se.running.Load() == 0 }, 10*time.Second, time.Millisecond,
 				"the request of a killed client still runs")
-			t.Logf("request cancelled %v after SIGKILL: %v", time.Since(killed), se.c.Err())
+			t.Logf("request cancelled %v after SIGKILL: %v", time.Since(killed), se.c.Load().Err())
 			waitConns(t, rs, 1, "the killed client's connection was not released")
 			good.waitCalls(t, 5)
 		})

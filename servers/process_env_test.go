@@ -44,7 +44,9 @@ func TestProcessPoolOptions(t *testing.T) {
 
 	slow, err := callAsync(a, "sleep", 0.5)
 	require.NoError(t, err)
-	_, err = a.Call(context.Background(), "echo", int64(1))
+	// (sleep, not echo: echo never blocks, so it is served inline and is
+	// never in flight.)
+	_, err = a.Call(context.Background(), "sleep", 0.0)
 	var pe *codec.PyError
 	require.ErrorAs(t, err, &pe, "MaxInFlight reached the worker")
 	require.Equal(t, "RuntimeError", pe.Class)

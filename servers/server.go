@@ -64,6 +64,7 @@ type reactorServer struct {
 	kind string
 	cfg  config
 	svc  conn.Service
+	lazy bool // svc attaches when the peer first speaks (conn.LazyService)
 	log  zerolog.Logger
 	pol  policy
 
@@ -103,6 +104,7 @@ func newReactorServer(kind string, svc conn.Service, pol policy, opts []Option) 
 		kind:     kind,
 		cfg:      cfg,
 		svc:      svc,
+		lazy:     isLazy(svc),
 		log:      cfg.log,
 		pol:      pol,
 		sessions: make(map[*session]struct{}),
@@ -111,6 +113,12 @@ func newReactorServer(kind string, svc conn.Service, pol policy, opts []Option) 
 		idleDone: make(chan struct{}),
 		selfStop: make(chan struct{}),
 	}
+}
+
+// isLazy reports whether svc attaches when the peer first speaks.
+func isLazy(svc conn.Service) bool {
+	l, ok := svc.(conn.LazyService)
+	return ok && l.AttachLazily()
 }
 
 // NewThreaded returns a server that runs every request on a goroutine of

@@ -30,7 +30,7 @@ const MaxBlob = 48 << 20
 // shared/conformance/SERVICE.md (name "CONFORMANCE", aliases "CONFORMANCE",
 // "CONF"), with a fresh ConformanceService per connection.
 func Conformance() *Service {
-	return PerConn(NewConformanceService, WithAliases("CONFORMANCE", "CONF"))
+	return PerConn(NewConformanceService, WithAliases("CONFORMANCE", "CONF"), WithLazyAttach())
 }
 
 // NewConformanceService returns the CONFORMANCE service value for the

@@ -54,7 +54,16 @@ type Service struct {
 	opts     options
 }
 
-var _ conn.Service = (*Service)(nil)
+var _ conn.LazyService = (*Service)(nil)
+
+// AttachLazily implements conn.LazyService: WithLazyAttach was given and
+// the served value has no OnConnect hook.
+func (s *Service) AttachLazily() bool {
+	if !s.opts.lazy || s.goType == nil {
+		return false
+	}
+	return !s.goType.Implements(reflect.TypeFor[Connector]())
+}
 
 // Option configures a Service.
 type Option func(*options)
@@ -62,6 +71,17 @@ type Option func(*options)
 type options struct {
 	name    string
 	aliases []string
+	lazy    bool
+}
+
+// WithLazyAttach lets servers attach the service to a connection only when
+// the peer first sends something (conn.LazyService), so that silent
+// connections cost them almost nothing. It is for services whose values do
+// nothing on connect that the peer could notice: it has no effect when the
+// value has an OnConnect hook (Connector), and a PerConn factory must not
+// register the connection for pushing events to it.
+func WithLazyAttach() Option {
+	return func(o *options) { o.lazy = true }
 }
 
 // WithName sets the service name (upper-cased), replacing the name derived
