@@ -20,12 +20,12 @@ var errRefused = errors.New("servers: connection refused")
 // session is one served connection: the reactor's connection and the
 // protocol's.
 type session struct {
-	s      *reactorServer
-	rc     reactor.Conn
+	s  *reactorServer
+	rc reactor.Conn
 	// c is nil until the peer speaks, for a lazy service; set on the
 	// engine's goroutine, read anywhere.
 	c      atomic.Pointer[conn.Conn]
-	id     uint64     // the connection's ID (conn.Conn.ID)
+	id     uint64 // the connection's ID (conn.Conn.ID)
 	remote string
 	// running counts the connection's requests being run by the policy.
 	running atomic.Int32
