@@ -164,7 +164,7 @@ func (c *Conn) attach() {
 		c.early = nil
 		c.attachMu.Unlock()
 		for _, r := range q {
-			if err := c.dispatchRequest(r.seq, r.args, direct); err != nil {
+			if _, err := c.dispatchRequest(r.seq, r.args, direct, false); err != nil {
 				c.failFeed(err)
 			}
 		}

@@ -42,6 +42,22 @@ func (c *Conn) handlePayload(payload []byte) error {
 		err  error
 	)
 	if len(payload) > sharedDecoderMax {
+		// A request served inline is done before this call returns: its
+		// values may view the payload (no copy of a large str or bytes).
+		vd, _ := viewDecoders.Get().(*codec.Decoder)
+		if vd == nil {
+			vd = &codec.Decoder{View: true}
+		}
+		vd.MaxDepth = c.cfg.MaxDepth
+		msg, seq, args, err = vd.DecodeMessage(payload, f)
+		if err == nil && msg == codec.MsgRequest && c.attached.Load() {
+			served, err := c.dispatchRequest(seq, args, queued, true)
+			if served {
+				viewDecoders.Put(vd)
+				return err
+			}
+		}
+		viewDecoders.Put(vd)
 		d := codec.Decoder{MaxDepth: c.cfg.MaxDepth}
 		msg, seq, args, err = d.DecodeMessage(payload, f)
 	} else {
@@ -72,8 +88,9 @@ func (c *Conn) handlePayload(payload []byte) error {
 	return nil
 }
 
-// decoders holds Keep-mode decoders (see handlePayload).
-var decoders sync.Pool
+// decoders holds Keep-mode decoders, viewDecoders View-mode ones (see
+// handlePayload).
+var decoders, viewDecoders sync.Pool
 
 // sharedDecoderMax is the largest payload decoded with a shared decoder: a
 // value of a smaller one pins at most a few such payloads' worth of memory.
@@ -89,66 +106,108 @@ func (c *Conn) handleRequest(seq int64, args any) error {
 		}
 		c.attachMu.Unlock()
 	}
-	return c.dispatchRequest(seq, args, queued)
+	_, err := c.dispatchRequest(seq, args, queued, false)
+	return err
 }
 
 // dispatchRequest serves a request: inline for handlers that never wait on
 // the peer, on the executor otherwise. mode is how the caller may send.
-func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode) error {
+//
+// viewed says args view the frame, which is released when the caller
+// returns: then only a request served inline is served, and served is
+// false, with nothing done, for any other (the caller decodes it again,
+// copying). A boxed REMOTE_REF is never served viewed: its proxy would
+// keep its id.
+func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode, viewed bool) (served bool, err error) {
 	t, ok := args.(codec.Tuple)
 	if !ok || len(t) != 2 {
-		return fmt.Errorf("%w: request args are not (handler, args)", ErrProtocol)
+		return true, fmt.Errorf("%w: request args are not (handler, args)", ErrProtocol)
 	}
 	code, ok := codec.ToInt64(t[0])
 	if !ok {
-		return fmt.Errorf("%w: handler is %T", ErrProtocol, t[0])
+		return true, fmt.Errorf("%w: handler is %T", ErrProtocol, t[0])
 	}
 	switch code {
 	case netref.HandleClose:
-		return errCloseRequested
+		return true, errCloseRequested
 	case netref.HandleDel:
+		if viewed {
+			return false, nil
+		}
 		c.handleDel(seq, t[1], mode)
-		return nil
+		return true, nil
 	}
 	h := lookupHandler(code)
-	if h == nil {
+	if h == nil || viewed && (!noRemoteRefs(t[1], 0) || !h.inline && code != netref.HandleCallAttr) {
+		if viewed {
+			return false, nil
+		}
 		c.sendException(seq, codec.NewPyError("KeyError", code), mode)
-		return nil
+		return true, nil
 	}
 	v, err := c.unbox(t[1])
 	if err != nil {
 		c.sendException(seq, err, mode)
-		return nil
+		return true, nil
 	}
 	a, ok := v.(codec.Tuple)
 	if !ok {
 		c.sendException(seq, codec.NewPyError("TypeError", "handler arguments must be a tuple"), mode)
-		return nil
+		return true, nil
 	}
 	if len(a) < h.min || len(a) > h.max {
 		c.sendException(seq, codec.NewPyError("TypeError",
 			fmt.Sprintf("%s takes %d to %d arguments (%d given)", h.name, h.min, h.max, len(a))), mode)
-		return nil
+		return true, nil
 	}
 	if h.inline {
 		c.serve(c.ctx, seq, h, a, mode, false)
-		return nil
+		return true, nil
 	}
 	if code == netref.HandleCallAttr {
 		if in, name := c.inlineTarget(a); in != nil {
 			c.serveInline(seq, h, a, mode, in, name)
-			return nil
+			return true, nil
 		}
+	}
+	if viewed {
+		return false, nil
 	}
 	if c.inflight.Add(1) > int64(c.cfg.MaxInFlight) {
 		c.inflight.Add(-1)
 		c.sendException(seq, errTooManyRequests, mode)
-		return nil
+		return true, nil
 	}
 	tk := getTask()
 	tk.c, tk.seq, tk.h, tk.a = c, seq, h, a
 	c.exec.Execute(tk.run)
-	return nil
+	return true, nil
+}
+
+// noRemoteRefs reports whether a boxed value holds no REMOTE_REF (whose
+// unboxing makes a proxy that outlives the request). Malformed boxes
+// report true: unbox refuses them.
+func noRemoteRefs(v any, depth int) bool {
+	t, ok := v.(codec.Tuple)
+	if !ok || len(t) != 2 {
+		return true
+	}
+	label, _ := codec.ToInt64(t[0])
+	switch label {
+	case labelRemoteRef:
+		return false
+	case labelTuple:
+		items, ok := t[1].(codec.Tuple)
+		if !ok || depth > codec.DefaultMaxDepth {
+			return !ok
+		}
+		for _, it := range items {
+			if !noRemoteRefs(it, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // task is one request handed to the executor. Tasks are pooled, and run is

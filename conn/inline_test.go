@@ -193,3 +193,58 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// largeRoot serves large arguments inline (viewing the frame) and not.
+type largeRoot struct {
+	mu   sync.Mutex
+	kept [][]byte
+}
+
+func (*largeRoot) RPyCInline() []string { return []string{"Echo", "Len"} }
+
+func (*largeRoot) Echo(x any) any { return x }
+
+// Len is inline and takes a callable too: a REMOTE_REF argument.
+func (*largeRoot) Len(b []byte, _ any) int64 { return int64(len(b)) }
+
+// Keep is not inline: it keeps its argument past the request.
+func (r *largeRoot) Keep(b []byte) {
+	r.mu.Lock()
+	r.kept = append(r.kept, b)
+	r.mu.Unlock()
+}
+
+func TestLargeArgumentsViewedOnlyWhenInline(t *testing.T) {
+	root := &largeRoot{}
+	client, _ := pipePair(t, root)
+	ctx := ctxT(t)
+	payload := func(seed byte) []byte {
+		b := make([]byte, 64<<10)
+		for i := range b {
+			b[i] = seed + byte(i*7)
+		}
+		return b
+	}
+	for i := range 4 {
+		p := payload(byte(i))
+		got, err := client.Call(ctx, "echo", p)
+		require.NoError(t, err)
+		require.Equal(t, p, got, "inline echo of 64 KiB, round %d", i)
+		require.NoError(t, client.Notify(netref.HandleCallAttr, mustRoot(t, client), "keep", codec.Tuple{p}, codec.Tuple{}))
+		n, err := client.Call(ctx, "len", p, func() {})
+		require.NoError(t, err)
+		require.Equal(t, int64(len(p)), n)
+	}
+	// What the non-inline method kept was copied out of its frame: later
+	// frames did not overwrite it.
+	require.Eventually(t, func() bool {
+		root.mu.Lock()
+		defer root.mu.Unlock()
+		return len(root.kept) == 4
+	}, 5*time.Second, time.Millisecond)
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	for i, b := range root.kept {
+		require.Equal(t, payload(byte(i)), b, "kept argument %d", i)
+	}
+}

@@ -109,8 +109,10 @@ type (
 	// holds has to read: the request fails at once when it is made with
 	// the context the method received). A call that runs longer than
 	// InlineBudget anyway ends the method's inline service for good
-	// (Inliner.NotInline), with a warning in the log. Like RPyCParams,
-	// RPyCInline is called once per type, on the zero value.
+	// (Inliner.NotInline), with a warning in the log. Its str and bytes
+	// arguments may view the frame they came in (no copy): they are
+	// valid until it returns, and it copies what it keeps longer. Like
+	// RPyCParams, RPyCInline is called once per type, on the zero value.
 	InlineNamer interface{ RPyCInline() []string }
 )
 
