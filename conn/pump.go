@@ -42,6 +42,10 @@ const (
 	readerLoop
 )
 
+// maxPumpBuf bounds the read buffer of a connection read by its callers: it
+// starts at readBufSize and doubles after a read that fills it.
+const maxPumpBuf = 1 << 20
+
 // aLongTimeAgo is a read deadline that has passed: it interrupts a Read.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -62,6 +66,12 @@ type netReader struct {
 
 	kick chan struct{} // wakes the reader goroutine (capacity 1)
 	idle *time.Timer   // kicks after pumpIdle unread
+
+	// The context whose end interrupts a caller's read (set on its first
+	// pump, kept for the next ones: callers usually pass the same one),
+	// and how to stop watching it. Guarded by mu.
+	watched   context.Context
+	stopWatch func() bool
 }
 
 // pumpable reports whether the callers of a connection over nc may read nc
@@ -128,6 +138,12 @@ func (r *netReader) readOnce(byCaller bool) (ok, timedOut bool) {
 		if r.c.Feed(r.buf[:n]) != nil {
 			return false, false
 		}
+		if n == len(r.buf) && n < maxPumpBuf {
+			// A full read: more is waiting, likely a large frame. A larger
+			// buffer takes the next ones in one read, without the frame
+			// decoder joining the parts (a copy).
+			r.buf = make([]byte, 2*n)
+		}
 	}
 	if err == nil {
 		return true, false
@@ -156,6 +172,7 @@ func (r *netReader) loop() {
 		case <-r.kick:
 		case <-c.done:
 			r.idle.Stop()
+			r.unwatch()
 			return
 		}
 		if !r.take(readerLoop) {
@@ -193,9 +210,25 @@ func (r *netReader) loop() {
 // reads it. It reports whether it read; on false, or when res is still
 // pending, the caller waits for res as usual.
 func (r *netReader) pump(ctx context.Context, res *dispatch.AsyncResult, deadline time.Time) bool {
-	if !r.take(readerCaller) {
+	r.mu.Lock()
+	if r.holder != readerFree {
+		r.mu.Unlock()
 		return false
 	}
+	r.holder = readerCaller
+	if ctx.Done() != nil && ctx != r.watched {
+		// A context's end interrupts the read by moving the deadline. The
+		// watch is kept for later calls with the same context (no
+		// registration per call); a watch that fires while another
+		// context's caller reads only makes that caller wait as usual.
+		if r.stopWatch != nil {
+			r.stopWatch()
+		}
+		r.watched = ctx
+		r.stopWatch = context.AfterFunc(ctx, func() { _ = r.nc.SetReadDeadline(aLongTimeAgo) })
+	}
+	r.mu.Unlock()
+	r.idle.Stop() // the socket is read: no need to kick the reader goroutine
 	if !deadline.IsZero() {
 		_ = r.nc.SetReadDeadline(deadline)
 		r.deadline = true
@@ -203,10 +236,9 @@ func (r *netReader) pump(ctx context.Context, res *dispatch.AsyncResult, deadlin
 		_ = r.nc.SetReadDeadline(time.Time{})
 		r.deadline = false
 	}
-	var stop func() bool
-	if ctx.Done() != nil {
-		r.deadline = true
-		stop = context.AfterFunc(ctx, func() { _ = r.nc.SetReadDeadline(aLongTimeAgo) })
+	if ctx.Err() != nil {
+		r.release()
+		return true
 	}
 	for !res.Ready() {
 		r.callerReads.Add(1)
@@ -214,11 +246,19 @@ func (r *netReader) pump(ctx context.Context, res *dispatch.AsyncResult, deadlin
 			break
 		}
 	}
-	if stop != nil {
-		stop()
-	}
 	r.release()
 	return true
+}
+
+// unwatch stops watching a caller's context (the connection has ended: the
+// context must not keep it reachable).
+func (r *netReader) unwatch() {
+	r.mu.Lock()
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
+	r.watched, r.stopWatch = nil, nil
+	r.mu.Unlock()
 }
 
 // reads returns the reads made by callers and by the reader goroutine.

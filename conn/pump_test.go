@@ -76,6 +76,19 @@ func TestPumpSyncCallsAreReadByTheirCaller(t *testing.T) {
 	// after the reply it read.
 	require.GreaterOrEqual(t, caller, uint64(calls/2))
 	require.Less(t, loop, uint64(calls/2), "the reader goroutine read most replies (caller %d)", caller)
+
+	// The callers' context is watched once, for all the calls, and let go
+	// when the connection ends (it must not keep the connection alive).
+	client.rd.mu.Lock()
+	require.Equal(t, ctx, client.rd.watched)
+	client.rd.mu.Unlock()
+	require.NoError(t, client.Close())
+	<-client.Done()
+	require.Eventually(t, func() bool {
+		client.rd.mu.Lock()
+		defer client.rd.mu.Unlock()
+		return client.rd.watched == nil
+	}, 5*time.Second, time.Millisecond)
 }
 
 func TestPumpConcurrentCallersAndAsync(t *testing.T) {
