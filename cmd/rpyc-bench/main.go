@@ -47,6 +47,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +58,10 @@ import (
 	"github.com/rpycgo/rpycgo/bench"
 )
 
+// loadGeneratorGOGC is the load generator's GOGC unless the environment
+// sets one.
+const loadGeneratorGOGC = 400
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "raw-echo" {
 		if err := rawEcho(os.Args[2:]); err != nil {
@@ -63,6 +69,13 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if os.Getenv("GOGC") == "" {
+		// The load generator shares the machine with the server it
+		// measures: collecting less often leaves the server more CPU, the
+		// same for every target. (Set here, not in the environment, which
+		// the servers it starts would inherit.)
+		debug.SetGCPercent(loadGeneratorGOGC)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -126,6 +139,7 @@ var profiles = map[string]profile{
 // options are the command's flags.
 type options struct {
 	profile, out, rpycServer   string
+	cpuprofile                 string
 	targets, payloads          []string
 	conns                      []int
 	warmup, duration, idleDur  time.Duration
@@ -159,6 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVarP(&o.out, "out", "o", "", "directory for results.json, results.md and the SVG plots")
 	fs.StringVar(&o.rpycServer, "rpyc-server", "", "rpyc-server binary to use (default: go build it)")
 	fs.BoolVarP(&o.noProgress, "quiet", "q", false, "no progress bar")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile (pprof) of the load generator to this file")
 	fs.DurationVarP(&o.soak, "soak", "s", 0, "run a soak of this length instead: a mixed load on one rpycgo target (-t), sampled every --soak-interval")
 	fs.DurationVar(&o.soakInterval, "soak-interval", bench.DefaultSoakInterval, "time between the soak's samples")
 	fs.StringSliceVar(&o.soakKinds, "soak-kinds", nil, "the soak's load (default all): echo, echo64k, callback, objects, async, events, churn")
@@ -253,6 +268,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		return err
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if o.soak != 0 {
 		return runSoak(ctx, o, stdout, stderr)
