@@ -101,7 +101,9 @@ func TestLimitInFlight(t *testing.T) {
 				require.NoError(t, err)
 				require.Eventually(t, func() bool { return se.c.Load().InFlight() == 2 }, 10*time.Second, time.Millisecond)
 
-				_, err = root.CallMethod(ctx, "echo", "third")
+				// (sleep: echo never blocks, is served inline and is never
+				// in flight.)
+				_, err = root.CallMethod(ctx, "sleep", 0.0)
 				require.Equal(t, "RuntimeError", pyErrClass(err), "third request in flight: %v", err)
 				require.Contains(t, err.Error(), "too many requests in flight")
 				require.NoError(t, pc.c.Ping(ctx), "the connection past MaxInFlight is not usable")
