@@ -154,6 +154,25 @@ class TestEcho(Base):
                 r = self.root.echo(v)
                 self.assertTrue(same(r, v), f"echo({v!r:.80}) returned {r!r:.80}")
 
+    def test_echo_large_payloads(self):
+        # Random bytes: Python compresses them anyway (its frame grows), the
+        # Go server serves echo inline from the frame and answers raw (flag
+        # 0) since zlib cannot shrink them; text: compressed both ways. A
+        # random first part with a compressible rest, and a str.
+        rnd = random.Random(5)
+        noise = bytes(rnd.getrandbits(8) for _ in range(100000))
+        for v in (noise, b"abc" * 40000, noise[:5000] + b"z" * 60000,
+                  noise.hex(), "\u00e9" * 50000, (noise, b"q" * 4000, 7)):
+            with self.subTest(kind=type(v).__name__, n=len(v)):
+                self.assertTrue(same(self.root.echo(v), v))
+        # A large argument next to a reference to a client object: the
+        # server must not serve it from the frame (the proxy would outlive
+        # it) and still answers.
+        lst = [1, 2]
+        r = self.root.echo((noise, lst))
+        self.assertEqual(r[0], noise)
+        self.assertIs(r[1], lst)
+
     def test_echo_float_signs(self):
         r = self.root.echo(-0.0)
         self.assertEqual(math.copysign(1.0, r), -1.0)
