@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -80,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 		Idle: 30, IdleDuration: 200 * time.Millisecond,
 		ChurnDuration: 300 * time.Millisecond, ChurnWorkers: 2,
 	}
-	var out syncBuffer
+	var out pypeer.SyncBuffer
 	rep, err := Execute(ctx, plan, NewProgress(&out))
 	require.NoError(t, err)
 	require.Empty(t, rep.Warnings)

@@ -1,18 +1,17 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rpycgo/rpycgo/codec"
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
 
 func TestRawRequestFrameIsARealRequest(t *testing.T) {
@@ -38,7 +37,7 @@ func TestRawRequestFrameIsARealRequest(t *testing.T) {
 func startRawEcho(t *testing.T, engine string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out pypeer.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- ServeRawEcho(ctx, engine, "127.0.0.1:0", &out) }()
 	t.Cleanup(func() {
@@ -113,22 +112,4 @@ func TestRunDialFailure(t *testing.T) {
 	_, err := Run(context.Background(), Workload{Addr: "127.0.0.1:1", Raw: true, Conns: 2, Duration: time.Second})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "dialling 2 connections")
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

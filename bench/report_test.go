@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
 
 // fakeReport is a small report with every section filled.
@@ -176,7 +178,7 @@ func TestChartEdgeCases(t *testing.T) {
 }
 
 func TestProgressDraws(t *testing.T) {
-	var b syncBuffer
+	var b pypeer.SyncBuffer
 	p := NewProgress(&b)
 	p.Start(10 * time.Second)
 	p.Step("cell one")

@@ -15,6 +15,7 @@ import (
 	"github.com/rpycgo/rpycgo/codec"
 	"github.com/rpycgo/rpycgo/dispatch"
 	"github.com/rpycgo/rpycgo/netref"
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
 
 // inlineRoot has methods that may run on the goroutine feeding the
@@ -124,7 +125,7 @@ func TestInlineMethodSyncRequestFails(t *testing.T) {
 }
 
 func TestInlineMethodOverBudgetIsDemoted(t *testing.T) {
-	var logs syncBuffer
+	var logs pypeer.SyncBuffer
 	log := zerolog.New(&logs)
 	root := &inlineRoot{}
 	client, server := pipePair(t, root, WithLogger(log))
@@ -174,24 +175,6 @@ func TestInlineRequestFromOtherContextsStillWorks(t *testing.T) {
 	_, err = client.Request(ctxT(t), netref.HandlePing, "x")
 	require.NoError(t, err)
 	var _ dispatch.Executor = (*gatedExec)(nil)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // largeRoot serves large arguments inline (viewing the frame) and not.

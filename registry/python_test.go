@@ -2,39 +2,19 @@ package registry_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/rpycgo/rpycgo/services/pypeer"
-
 	"github.com/stretchr/testify/require"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // pyProc is a Python script run for a test: its stdin is a pipe, its
 // stdout lines arrive on lines, its stderr is kept for failure messages.
@@ -43,7 +23,7 @@ type pyProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr *syncBuffer
+	stderr *pypeer.SyncBuffer
 	exited chan struct{} // closed when the process has ended
 }
 
@@ -58,7 +38,7 @@ func startPy(t *testing.T, script string, args ...string) *pyProc {
 
 func startProc(t *testing.T, cmd *exec.Cmd) *pyProc {
 	t.Helper()
-	p := &pyProc{t: t, cmd: cmd, lines: make(chan string, 64), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &pyProc{t: t, cmd: cmd, lines: make(chan string, 64), stderr: &pypeer.SyncBuffer{}, exited: make(chan struct{})}
 	var err error
 	p.stdin, err = cmd.StdinPipe()
 	require.NoError(t, err)

@@ -2,7 +2,6 @@ package services_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -10,11 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/rpycgo/rpycgo/services/pypeer"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,25 +19,8 @@ import (
 	"github.com/rpycgo/rpycgo/dispatch"
 	"github.com/rpycgo/rpycgo/netref"
 	"github.com/rpycgo/rpycgo/services"
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
-
-// syncBuffer collects a process's stderr for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startPyServer runs testdata/py_server.py (a real rpyc ThreadedServer)
 // and returns its address; the server ends with the test.
@@ -56,7 +35,7 @@ func startPyServer(t *testing.T) string {
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	stderr := &syncBuffer{}
+	stderr := &pypeer.SyncBuffer{}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
 	require.NoError(t, cmd.Start())

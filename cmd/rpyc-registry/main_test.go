@@ -2,19 +2,19 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
 
 const pythonPath = "/usr/bin/python3"
@@ -53,36 +53,19 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // proc runs a command whose stdout lines arrive on a channel.
 type proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr *lockedBuffer
+	stderr *pypeer.SyncBuffer
 	done   chan struct{} // closed when the process has ended
 	err    error         // its exit status, once done
 }
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), lines: make(chan string, 16), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(name, args...), lines: make(chan string, 16), stderr: &pypeer.SyncBuffer{}, done: make(chan struct{})}
 	var err error
 	p.stdin, err = p.cmd.StdinPipe()
 	require.NoError(t, err)

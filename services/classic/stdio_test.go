@@ -1,38 +1,20 @@
 package classic_test
 
 import (
-	"bytes"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rpycgo/rpycgo/services/pypeer"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent remote writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestRedirectStdio(t *testing.T) {
 	cl := dial(t)
 	ctx := testCtx(t)
 	require.NoError(t, cl.Execute(ctx, "import sys\norig = (sys.stdout, sys.stderr)"))
 
-	var out, errw lockedBuffer
+	var out, errw pypeer.SyncBuffer
 	restore, err := cl.RedirectStdio(ctx, &out, &errw)
 	require.NoError(t, err)
 	require.NoError(t, cl.Execute(ctx, "print('hello from python', 42)\nprint('oops', file=sys.stderr)\nsys.stdout.flush()"))
@@ -53,7 +35,7 @@ func TestWithRedirectedStdio(t *testing.T) {
 	ctx := testCtx(t)
 	require.NoError(t, cl.Execute(ctx, "import sys\norig = (sys.stdout, sys.stderr)"))
 
-	var w lockedBuffer
+	var w pypeer.SyncBuffer
 	require.NoError(t, cl.WithRedirectedStdio(ctx, &w, func() error {
 		return cl.Execute(ctx, "for i in range(3):\n    print(i)\nsys.stderr.write('e\\n')")
 	}))

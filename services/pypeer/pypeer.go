@@ -130,3 +130,24 @@ func StartClassic(t testing.TB, args ...string) int {
 		return 0
 	}
 }
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers and readers: a
+// process's output or a logger's lines, read by the test meanwhile.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
