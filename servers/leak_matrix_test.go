@@ -156,13 +156,7 @@ func TestLeakMatrix(t *testing.T) {
 			t.Run(p.name+"/"+e, func(t *testing.T) {
 				ignore := goleak.IgnoreCurrent()
 				srv := p.mk(svc(), WithEngine(e), WithLogger(testLogger(t)))
-				require.NoError(t, srv.Start())
-				closed := false
-				defer func() {
-					if !closed {
-						closeServer(t, srv)
-					}
-				}()
+				start(t, srv) // closed at the end, and by the cleanup if the test stops early (Close is idempotent)
 				rs := srv.(*reactorServer)
 				require.NoError(t, runCycles(srv, 20)) // warm up pools and buffers
 				require.Eventually(t, func() bool { return rs.nconns.Load() == 0 }, 20*time.Second, time.Millisecond)
@@ -178,7 +172,6 @@ func TestLeakMatrix(t *testing.T) {
 				requireBackTo(t, base, "server running")
 
 				closeServer(t, srv)
-				closed = true
 				goleak.VerifyNone(t, ignore)
 			})
 		}
@@ -226,13 +219,7 @@ func procFDs(t *testing.T, pid int) int {
 func TestLeakMatrixProcessPool(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	srv := NewProcessPool(svc(), WithEngine("gnet"), WithWorkers(2), WithLogger(testLogger(t)))
-	require.NoError(t, srv.Start())
-	closed := false
-	defer func() {
-		if !closed {
-			closeServer(t, srv)
-		}
-	}()
+	start(t, srv) // closed at the end, and by the cleanup if the test stops early (Close is idempotent)
 	ps := srv.(*processServer)
 	require.NoError(t, runCycles(srv, 20))
 	require.Eventually(t, func() bool { return ps.liveConns() == 0 }, 20*time.Second, time.Millisecond)
@@ -257,6 +244,5 @@ func TestLeakMatrixProcessPool(t *testing.T) {
 	requireBackTo(t, base, "master")
 
 	closeServer(t, srv)
-	closed = true
 	goleak.VerifyNone(t, ignore)
 }

@@ -220,13 +220,7 @@ func TestTLSMutualGo(t *testing.T) {
 		t.Run(e, func(t *testing.T) {
 			ignore := goleak.IgnoreCurrent()
 			srv := NewThreadPool(svc(), WithEngine(e), WithTLS(cs.serverCert, cs.serverKey, cs.caFile), WithLogger(testLogger(t)))
-			require.NoError(t, srv.Start())
-			closed := false
-			defer func() {
-				if !closed {
-					closeServer(t, srv)
-				}
-			}()
+			start(t, srv) // closed at the end, and by the cleanup if the test stops early (Close is idempotent)
 			rs := srv.(*reactorServer)
 			roots := certPool(t, cs.caFile)
 			good, err := dialTLS(t, srv, &tls.Config{RootCAs: roots, Certificates: clientCert(t, cs.clientCert, cs.clientKey)})
@@ -267,7 +261,6 @@ func TestTLSMutualGo(t *testing.T) {
 			require.Eventually(t, func() bool { return rs.nconns.Load() == 0 }, 10*time.Second, time.Millisecond,
 				"connections left: %d", rs.nconns.Load())
 			closeServer(t, srv)
-			closed = true
 			goleak.VerifyNone(t, ignore)
 		})
 	}
@@ -294,13 +287,7 @@ func TestTLSPlainClientOnTLSPort(t *testing.T) {
 		t.Run(e, func(t *testing.T) {
 			ignore := goleak.IgnoreCurrent()
 			srv := NewThreadPool(svc(), WithEngine(e), WithTLS(cs.serverCert, cs.serverKey, ""), WithLogger(testLogger(t)))
-			require.NoError(t, srv.Start())
-			closed := false
-			defer func() {
-				if !closed {
-					closeServer(t, srv)
-				}
-			}()
+			start(t, srv) // closed at the end, and by the cleanup if the test stops early (Close is idempotent)
 			rs := srv.(*reactorServer)
 			a := srv.Addr()
 			tlsCfg := &tls.Config{RootCAs: certPool(t, cs.caFile)}
@@ -348,7 +335,6 @@ func TestTLSPlainClientOnTLSPort(t *testing.T) {
 			require.Eventually(t, func() bool { return rs.nconns.Load() == 0 }, 10*time.Second, time.Millisecond,
 				"connections left: %d", rs.nconns.Load())
 			closeServer(t, srv)
-			closed = true
 			goleak.VerifyNone(t, ignore)
 		})
 	}
