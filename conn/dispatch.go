@@ -245,10 +245,14 @@ func (c *Conn) inlineTarget(a codec.Tuple) (netref.Inliner, string) {
 	if !ok {
 		return nil, ""
 	}
-	in, ok := c.objs.objectFor(a[0]).(netref.Inliner)
+	obj := c.objs.objectFor(a[0])
+	in, ok := obj.(netref.Inliner)
 	if !ok || !in.InlineMethod(name) {
 		return nil, ""
 	}
+	// The handler looks the object up again: give it the one found (the
+	// tuple is this request's own).
+	a[0] = obj
 	return in, name
 }
 
