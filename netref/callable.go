@@ -137,6 +137,7 @@ type callSig struct {
 	varName string        // Python name of the variadic parameter, or ""
 	mindex  int           // for methods: the index in the receiver's method set
 	fast    fastKind      // for methods: how to call them without reflect
+	direct  *directHolder // for methods of pointer receivers with a fast kind
 	inline  atomic.Bool   // for methods: may run on the reading goroutine (InlineNamer)
 }
 

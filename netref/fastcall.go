@@ -3,6 +3,7 @@ package netref
 import (
 	"context"
 	"reflect"
+	"unsafe"
 
 	"github.com/rpycgo/rpycgo/codec"
 )
@@ -78,6 +79,79 @@ func (k fastKind) fits(nargs int) bool {
 	return false
 }
 
+// Direct calls. When the receiver is a pointer, the method expression
+// (*T).M has the func type of the fast kind with one more leading pointer
+// parameter, and a pointer is passed exactly as an unsafe.Pointer is (one
+// word, in the same register or stack slot, under every Go ABI). So the
+// method expression's func value, made once per type by reflect, is called
+// through a func type that takes the receiver as an unsafe.Pointer: no
+// bound method value per object, and no reflect.methodValueCall, which
+// copies the frame and allocates on every call.
+type (
+	direct0      = func(unsafe.Pointer) any
+	direct0E     = func(unsafe.Pointer) (any, error)
+	direct1      = func(unsafe.Pointer, any) any
+	direct1E     = func(unsafe.Pointer, any) (any, error)
+	directCtx1   = func(unsafe.Pointer, context.Context, any) any
+	directCtx1E  = func(unsafe.Pointer, context.Context, any) (any, error)
+	direct2      = func(unsafe.Pointer, any, any) any
+	direct2E     = func(unsafe.Pointer, any, any) (any, error)
+	directVar    = func(unsafe.Pointer, ...any) any
+	directVarE   = func(unsafe.Pointer, ...any) (any, error)
+	directHolder struct {
+		fn   any            // the method expression (keeps its func value alive)
+		word unsafe.Pointer // fn's func value: a pointer to its code word
+	}
+)
+
+// directOf returns the direct form of the method expression fn of a
+// pointer receiver type, or nil when the fast kind is none.
+func directOf(fn reflect.Value, recv reflect.Type, k fastKind) *directHolder {
+	if k == fastNone || recv.Kind() != reflect.Pointer || fn.Kind() != reflect.Func {
+		return nil
+	}
+	f := fn.Interface()
+	// An interface holding a func keeps the func value itself in its data
+	// word (its second word).
+	return &directHolder{fn: f, word: (*[2]unsafe.Pointer)(unsafe.Pointer(&f))[1]}
+}
+
+// as reinterprets the method expression as the func type F, whose first
+// parameter is the receiver as an unsafe.Pointer.
+func as[F any](h *directHolder) F {
+	var f F
+	*(*unsafe.Pointer)(unsafe.Pointer(&f)) = h.word
+	return f
+}
+
+// callDirect is callFast for a pointer receiver p.
+func callDirect(ctx context.Context, sig *callSig, p unsafe.Pointer, args codec.Tuple) (res any, err error) {
+	h := sig.direct
+	switch sig.fast {
+	case fast0:
+		res = as[direct0](h)(p)
+	case fast0E:
+		res, err = as[direct0E](h)(p)
+	case fast1:
+		res = as[direct1](h)(p, args[0])
+	case fast1E:
+		res, err = as[direct1E](h)(p, args[0])
+	case fastCtx1:
+		res = as[directCtx1](h)(p, ctx, args[0])
+	case fastCtx1E:
+		res, err = as[directCtx1E](h)(p, ctx, args[0])
+	case fast2:
+		res = as[direct2](h)(p, args[0], args[1])
+	case fast2E:
+		res, err = as[direct2E](h)(p, args[0], args[1])
+	case fastVar:
+		res = as[directVar](h)(p, args...)
+	case fastVarE:
+		res, err = as[directVarE](h)(p, args...)
+	}
+	return res, err
+}
+
 // boundFast returns o's method m as a func value of its exact type, made
 // once per object and method.
 func (o *object) boundFast(sig *callSig) any {
@@ -98,6 +172,22 @@ func (o *object) callFast(ctx context.Context, sig *callSig, args codec.Tuple) (
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if sig.direct != nil && o.rv.Kind() == reflect.Pointer {
+		res, err = callDirect(ctx, sig, o.rv.UnsafePointer(), args)
+	} else {
+		res, err = o.callBound(ctx, sig, args)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, nil
+	}
+	return resultValue(reflect.ValueOf(res)), nil
+}
+
+// callBound calls sig through a bound method value of its exact type.
+func (o *object) callBound(ctx context.Context, sig *callSig, args codec.Tuple) (res any, err error) {
 	switch fn := o.boundFast(sig).(type) {
 	case func() any:
 		res = fn()
@@ -120,11 +210,5 @@ func (o *object) callFast(ctx context.Context, sig *callSig, args codec.Tuple) (
 	case func(...any) (any, error):
 		res, err = fn(args...)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if res == nil {
-		return nil, nil
-	}
-	return resultValue(reflect.ValueOf(res)), nil
+	return res, err
 }

@@ -149,6 +149,7 @@ func buildTypeInfo(t reflect.Type) *typeInfo {
 		}
 		sig := newCallSig(m.Func, m.Type, true, py, params[m.Name])
 		sig.mindex, sig.fast = i, fastKindOfMethod(m.Type)
+		sig.direct = directOf(m.Func, t, sig.fast)
 		sig.inline.Store(inline[m.Name])
 		if props[m.Name] && sig.shape.takesNothing() {
 			ti.props[py] = sig
