@@ -57,6 +57,11 @@ type netReader struct {
 
 	mu     sync.Mutex
 	holder uint8 // readerFree, readerCaller or readerLoop
+	// The reader is on the idle sweeper's list (armed), and when the
+	// token was last freed with nothing awaited (freedAt, on the monotonic
+	// clock). Guarded by mu. See pumpidle.go.
+	armed   bool
+	freedAt time.Duration
 
 	// Used by the token's holder only.
 	buf      []byte
@@ -65,7 +70,6 @@ type netReader struct {
 	callerReads, loopReads atomic.Uint64
 
 	kick chan struct{} // wakes the reader goroutine (capacity 1)
-	idle *time.Timer   // kicks after pumpIdle unread
 
 	// The context whose end interrupts a caller's read (set on its first
 	// pump, kept for the next ones: callers usually pass the same one),
@@ -88,7 +92,8 @@ func pumpable(nc net.Conn) bool {
 
 func newNetReader(c *Conn, nc net.Conn) *netReader {
 	r := &netReader{c: c, nc: nc, kick: make(chan struct{}, 1)}
-	r.idle = time.AfterFunc(pumpIdle, r.wake)
+	r.armed, r.freedAt = true, mono()
+	idleSweep.add(r)
 	return r
 }
 
@@ -114,13 +119,20 @@ func (r *netReader) take(who uint8) bool {
 // reads at once; otherwise it reads after pumpIdle unless a caller takes
 // the token first.
 func (r *netReader) release() {
+	awaited := r.c.pending.Len() > 0
 	r.mu.Lock()
 	r.holder = readerFree
+	arm := false
+	if !awaited {
+		r.freedAt = mono()
+		arm = !r.armed
+		r.armed = true
+	}
 	r.mu.Unlock()
-	if r.c.pending.Len() > 0 {
+	if awaited {
 		r.wake()
-	} else {
-		r.idle.Reset(pumpIdle)
+	} else if arm {
+		idleSweep.add(r)
 	}
 }
 
@@ -171,7 +183,6 @@ func (r *netReader) loop() {
 		select {
 		case <-r.kick:
 		case <-c.done:
-			r.idle.Stop()
 			r.unwatch()
 			return
 		}
@@ -228,7 +239,6 @@ func (r *netReader) pump(ctx context.Context, res *dispatch.AsyncResult, deadlin
 		r.stopWatch = context.AfterFunc(ctx, func() { _ = r.nc.SetReadDeadline(aLongTimeAgo) })
 	}
 	r.mu.Unlock()
-	r.idle.Stop() // the socket is read: no need to kick the reader goroutine
 	if !deadline.IsZero() {
 		_ = r.nc.SetReadDeadline(deadline)
 		r.deadline = true

@@ -193,6 +193,24 @@ func TestPumpServesPeerRequestsDuringAndBetweenCalls(t *testing.T) {
 	require.Equal(t, "between calls", v)
 }
 
+// The idle timer is armed once and re-armed when it fires early: after a
+// run of calls closer together than pumpIdle, the peer's request made
+// after the last one is still read by the reader goroutine.
+func TestPumpIdleTimerAfterACallRun(t *testing.T) {
+	client, server := tcpPair(t, &testRoot{})
+	ctx := ctxT(t)
+	root := mustRoot(t, client)
+	for i := range 300 {
+		_, err := root.CallMethod(ctx, "echo", int64(i))
+		require.NoError(t, err)
+	}
+	loopReads := client.rd.loopReads.Load()
+	v, err := server().Request(ctx, netref.HandlePing, "after the run")
+	require.NoError(t, err)
+	require.Equal(t, "after the run", v)
+	require.Greater(t, client.rd.loopReads.Load(), loopReads, "the reader goroutine read the request")
+}
+
 func TestPumpPeerClosesDuringCall(t *testing.T) {
 	r := &testRoot{release: make(chan struct{})}
 	client, server := tcpPair(t, r)
