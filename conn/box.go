@@ -2,6 +2,7 @@ package conn
 
 import (
 	"fmt"
+	"unicode/utf8"
 	"weak"
 
 	"github.com/rpycgo/rpycgo/codec"
@@ -70,6 +71,31 @@ func (c *Conn) appendBoxItems(dst []byte, items []any) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// appendCallAttrArgs is appendBoxItems of (p, name, codec.Tuple(args),
+// codec.Tuple{}), without making them interface values: a tuple box, as
+// the proxy is not a plain value.
+func (c *Conn) appendCallAttrArgs(dst []byte, p *netref.Proxy, name string, args []any) ([]byte, error) {
+	dst = codec.AppendTupleHeader(dst, 2)
+	dst = codec.AppendInt(dst, labelTuple)
+	dst = codec.AppendTupleHeader(dst, 4)
+	dst, err := c.appendBox(dst, p)
+	if err != nil {
+		return dst, err
+	}
+	if !utf8.ValidString(name) {
+		return dst, fmt.Errorf("conn: str is not valid UTF-8: %w", codec.ErrUnencodable)
+	}
+	dst = codec.AppendTupleHeader(dst, 2)
+	dst = codec.AppendInt(dst, labelValue)
+	dst = codec.AppendStr(dst, name)
+	if dst, err = c.appendBoxItems(dst, args); err != nil {
+		return dst, err
+	}
+	dst = codec.AppendTupleHeader(dst, 2)
+	dst = codec.AppendInt(dst, labelValue)
+	return codec.AppendTupleHeader(dst, 0), nil
 }
 
 func (c *Conn) appendBoxTuple(dst []byte, items []any) ([]byte, error) {

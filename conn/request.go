@@ -7,11 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpycgo/rpycgo/codec"
 	"github.com/rpycgo/rpycgo/dispatch"
 	"github.com/rpycgo/rpycgo/netref"
 )
 
-var _ netref.Peer = (*Conn)(nil)
+var (
+	_ netref.Peer              = (*Conn)(nil)
+	_ netref.CallAttrRequester = (*Conn)(nil)
+)
 
 // Request sends a request to the peer and waits for its reply (see
 // netref.Peer). The wait ends at ctx's deadline, or after the connection's
@@ -26,7 +30,38 @@ func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	var v any
+	return c.await(ctx, r)
+}
+
+// RequestCallAttr is Request(ctx, netref.HandleCallAttr, p, name,
+// codec.Tuple(args), codec.Tuple{}) (see netref.CallAttrRequester): the same
+// bytes, encoded without making the four arguments interface values.
+func (c *Conn) RequestCallAttr(ctx context.Context, p *netref.Proxy, name string, args []any) (any, error) {
+	if ctx != nil && ctx.Value(inlineKey{}) != nil {
+		return nil, ErrInlineRequest
+	}
+	seq, r, err := c.pending.Register()
+	if err != nil {
+		return nil, err
+	}
+	err = c.send(codec.MsgRequest, seq, direct, func(dst []byte) ([]byte, error) {
+		dst = codec.AppendTupleHeader(dst, 2)
+		dst = codec.AppendInt(dst, netref.HandleCallAttr)
+		return c.appendCallAttrArgs(dst, p, name, args)
+	})
+	if err != nil {
+		c.pending.Cancel(seq)
+		return nil, err
+	}
+	return c.await(ctx, r)
+}
+
+// await waits for the reply of a sync request (see Request).
+func (c *Conn) await(ctx context.Context, r *dispatch.AsyncResult) (any, error) {
+	var (
+		v   any
+		err error
+	)
 	if ctx == nil {
 		ctx = context.Background()
 	}

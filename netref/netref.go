@@ -93,6 +93,14 @@ type Peer interface {
 	Release(id IDPack, count int64)
 }
 
+// CallAttrRequester is a Peer with a faster form of the most common
+// request: Request(ctx, HandleCallAttr, p, name, codec.Tuple(args),
+// codec.Tuple{}), the same bytes, made without turning its arguments into
+// interface values. Proxy.CallMethod uses it when the peer has it.
+type CallAttrRequester interface {
+	RequestCallAttr(ctx context.Context, p *Proxy, name string, args []any) (any, error)
+}
+
 // Object is a local value that answers the peer's requests about it. The
 // connection's object table holds Objects; Wrap adapts ordinary Go values.
 // Each method may return a *codec.PyError to raise a specific Python

@@ -212,6 +212,14 @@ func (p *Proxy) CallKw(ctx context.Context, args []any, kwargs []Kwarg) (any, er
 // name, args, ()). It is how dunders are invoked, and cheaper than GetAttr
 // followed by Call.
 func (p *Proxy) CallMethod(ctx context.Context, name string, args ...any) (any, error) {
+	if fast, ok := p.st.peer.(CallAttrRequester); ok {
+		if p.st.isReleased() {
+			return nil, fmt.Errorf("netref: callattr on %s: %w", p.st.id.Name, ErrReleased)
+		}
+		v, err := fast.RequestCallAttr(ctx, p, name, args)
+		runtime.KeepAlive(p)
+		return v, err
+	}
 	return p.request(ctx, "callattr", HandleCallAttr, p, name, argsTuple(args), noKwargs)
 }
 
