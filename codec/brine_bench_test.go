@@ -21,14 +21,19 @@ func benchEncode(b *testing.B, v any) {
 	}
 }
 
+// benchDecode decodes enc with one Decoder over and over: reusing its
+// storage, copying ("copy") or viewing the input ("view"), or in Keep mode
+// ("keep", copying), as a connection decodes requests whose values may be
+// retained.
 func benchDecode(b *testing.B, enc []byte) {
 	b.Helper()
 	for _, mode := range []struct {
 		name string
 		view bool
-	}{{"copy", false}, {"view", true}} {
+		keep bool
+	}{{"copy", false, false}, {"view", true, false}, {"keep", false, true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			d := &Decoder{View: mode.view}
+			d := &Decoder{View: mode.view, Keep: mode.keep}
 			if _, _, err := d.Decode(enc); err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -43,13 +44,15 @@ type Decoder struct {
 	MaxDepth int
 	// Keep makes every value stay valid for as long as it is referenced:
 	// storage is never reused. Each Decode carves its values from the rest
-	// of the current chunks; a full chunk is left to the garbage collector
-	// (it lives on while a value in it is referenced) and a new one taken.
-	// A warm Decoder in this mode allocates about once per keepChunkBytes
-	// of decoded values, and a retained value keeps at most its chunk
-	// alive, with the other chunks of its generation (about one per kind
-	// of value; see keepAll). Combined with copying mode (View false),
-	// nothing decoded aliases the input, which may be reused at once.
+	// of the current chunks; chunks are left to the garbage collector (a
+	// chunk lives on while a value in it is referenced) and new ones taken,
+	// sized by what recent messages used: a warm Decoder allocates little
+	// more than its values take, about one chunk per kind of value every
+	// keepMessages messages (every few messages if they are large). A
+	// retained value keeps alive its chunk and the other chunks of its
+	// generation (about one per kind of value, at most keepChunkBytes
+	// each; see keepAll). Combined with copying mode (View false), nothing
+	// decoded aliases the input, which may be reused at once.
 	Keep bool
 
 	stack   []frame
@@ -64,6 +67,7 @@ type Decoder struct {
 	slices  slab[Slice]
 	raw     slab[byte] // copies of str/bytes data in copying mode
 	scratch []byte     // cleaned decimal text of non-canonical ints
+	msgs    uint       // messages decoded in Keep mode
 }
 
 // frame is an open container on the decoder's explicit stack.
@@ -133,32 +137,75 @@ func (d *Decoder) reset() {
 	}
 }
 
-// keepAll puts every slab in Keep mode. If a slab took a new chunk during
-// the last Decode, every slab starts on a new chunk now: the values of one
-// message point into the chunks current while it was decoded, so chunks
-// that lived on across messages would chain each generation of chunks to
-// the one before (a new items chunk holding tuples whose windows lie in a
-// strings chunk that holds... ), and a busy decoder would keep every chunk
-// it ever filled. Started together at a message boundary, the chunks of one
-// generation point only to each other, and die with their values.
+// keepAll readies the slabs for the next message in Keep mode, and starts
+// a new generation of chunks when one is due.
+//
+// The values of one message point into the chunks current while it was
+// decoded, so chunks that lived on across generations would chain each
+// generation to the one before (a new items chunk holding tuples whose
+// windows lie in a strings chunk that holds... ), and a busy decoder would
+// keep every chunk it ever filled. All slabs therefore leave their chunks
+// together, at a message boundary: the chunks of one generation point only
+// to each other, and die with their values.
+//
+// A generation ends after a message for which a slab rolled (its chunk
+// filled mid-message, and it took another, sized for the rest of that
+// message only), or once the room left in the current chunks is less than
+// a message takes of them on average. The first chunks of a generation are
+// sized for the same number of messages of each slab's average use
+// (keepMessages, or fewer if a chunk would exceed keepChunkBytes), and at
+// least the most a recent message took, so that the slabs fill at about
+// the same message and little room is left unused when the generation
+// ends. A slab takes its chunk when it is first used: a slab that messages
+// do not use takes none, and a decoder left idle holds only the chunks of
+// the messages it decoded.
 func (d *Decoder) keepAll() {
-	if d.items.rolled || d.ints.rolled || d.floats.rolled || d.cplxs.rolled ||
-		d.strs.rolled || d.bytes.rolled || d.tuples.rolled || d.fsets.rolled ||
-		d.slices.rolled || d.raw.rolled {
-		d.items.drop()
-		d.ints.drop()
-		d.floats.drop()
-		d.cplxs.drop()
-		d.strs.drop()
-		d.bytes.drop()
-		d.tuples.drop()
-		d.fsets.drop()
-		d.slices.drop()
-		d.raw.drop()
+	if !d.items.keep {
+		// The first message in Keep mode (the chunks of a reusing decoder,
+		// if any, hold nothing valid: let them go).
+		d.items, d.ints, d.floats = slab[any]{keep: true}, slab[int64]{keep: true}, slab[float64]{keep: true}
+		d.cplxs, d.strs, d.bytes = slab[complex128]{keep: true}, slab[string]{keep: true}, slab[[]byte]{keep: true}
+		d.tuples, d.fsets, d.slices = slab[Tuple]{keep: true}, slab[FrozenSet]{keep: true}, slab[Slice]{keep: true}
+		d.raw = slab[byte]{keep: true}
+		return
 	}
-	d.items.keep, d.ints.keep, d.floats.keep, d.cplxs.keep = true, true, true, true
-	d.strs.keep, d.bytes.keep, d.tuples.keep = true, true, true
-	d.fsets.keep, d.slices.keep, d.raw.keep = true, true, true
+	d.msgs++
+	w := d.msgs%keepPeakWindow == 0
+	var t keepTally
+	d.items.endMessage(w, &t)
+	d.ints.endMessage(w, &t)
+	d.floats.endMessage(w, &t)
+	d.cplxs.endMessage(w, &t)
+	d.strs.endMessage(w, &t)
+	d.bytes.endMessage(w, &t)
+	d.tuples.endMessage(w, &t)
+	d.fsets.endMessage(w, &t)
+	d.slices.endMessage(w, &t)
+	d.raw.endMessage(w, &t)
+	if !t.rolled && t.room >= t.need {
+		return
+	}
+	k := d.items.fit(keepMessages)
+	k = d.ints.fit(k)
+	k = d.floats.fit(k)
+	k = d.cplxs.fit(k)
+	k = d.strs.fit(k)
+	k = d.bytes.fit(k)
+	k = d.tuples.fit(k)
+	k = d.fsets.fit(k)
+	k = d.slices.fit(k)
+	k = d.raw.fit(k)
+	k = max(k, 1)
+	d.items.drop(k)
+	d.ints.drop(k)
+	d.floats.drop(k)
+	d.cplxs.drop(k)
+	d.strs.drop(k)
+	d.bytes.drop(k)
+	d.tuples.drop(k)
+	d.fsets.drop(k)
+	d.slices.drop(k)
+	d.raw.drop(k)
 }
 
 func (d *Decoder) resetSlabs() {
@@ -693,42 +740,114 @@ var (
 // slab hands out windows of reusable chunks. Chunks are never moved or
 // resized while in use, so values handed out stay put until reset; a reset
 // makes all chunks available again.
+//
+// In Keep mode a slab has at most one current chunk (chunks[0]; ci is
+// len(chunks) when it has none) and never reuses one: see keepAll.
 type slab[T any] struct {
 	chunks [][]T
 	ci     int  // current chunk
 	used   int  // elements used in the current chunk
 	total  int  // elements in all chunks
 	keep   bool // Decoder.Keep: chunks are never reused
-	// rolled: in Keep mode, the slab took a new chunk since the Decoder
-	// last started every slab afresh (see keepAll).
-	rolled bool
-	// next is the size of the first chunk of the next generation: what
-	// the slab used in the last one, with room to spare (0: full size).
-	next int
+
+	// Keep mode only; counts are of elements.
+	rolled bool // took a chunk mid-message since the generation began
+	mark   int  // used when the current message began
+	spill  int  // used by the current message in chunks it rolled out of
+	avg16  int  // use per message, moving average (in 1/16ths)
+	peak   int  // most used by a message of the last keepPeakWindow or more
+	peak1  int  // most used by a message since the last keepPeakWindow began
+	next   int  // size of the slab's first chunk in this generation
 }
 
-// drop makes the next take start a new chunk (Keep mode), sized by what
-// this generation used, so that slabs little used waste little.
-func (s *slab[T]) drop() {
-	if len(s.chunks) > 0 && s.ci < len(s.chunks) {
-		used := s.used
-		if s.rolled {
-			used += len(s.chunks[0])
-		}
-		s.next = used + used/2 + 8
-		s.chunks[0] = nil
+// keepTally sums up the slabs in use at the end of a message (Keep mode).
+type keepTally struct {
+	rolled bool // a slab rolled
+	room   int  // bytes left in the current chunks
+	need   int  // bytes a message takes of them, on average
+}
+
+// endMessage records what the message just decoded used of the slab and
+// adds the slab to t (Keep mode). A slab that neither this message nor
+// recent ones used is passed over.
+func (s *slab[T]) endMessage(window bool, t *keepTally) {
+	if s.used != s.mark || s.avg16|s.peak != 0 {
+		s.tally(window, t)
+	}
+}
+
+func (s *slab[T]) tally(window bool, t *keepTally) {
+	last := s.spill + s.used - s.mark
+	s.avg16 += 2*last - (s.avg16+7)/8 // weight 1/8 (tends to 16*last)
+	s.peak = max(s.peak, last)
+	s.peak1 = max(s.peak1, last)
+	if window {
+		s.peak, s.peak1 = s.peak1, 0
+	}
+	s.spill, s.mark = 0, s.used
+	t.rolled = t.rolled || s.rolled
+	if s.ci < len(s.chunks) {
+		var zero T
+		t.room += (len(s.chunks[s.ci]) - s.used) * int(unsafe.Sizeof(zero))
+		t.need += s.avg() * int(unsafe.Sizeof(zero))
+	}
+}
+
+// avg is what a message uses of the slab, on average (Keep mode).
+func (s *slab[T]) avg() int { return (s.avg16 + 15) / 16 }
+
+// fit returns k, or fewer if k messages of the slab's average use do not
+// fit in a chunk of keepChunkBytes (Keep mode).
+func (s *slab[T]) fit(k int) int {
+	if a := s.avg(); a > 0 {
+		k = min(k, keepChunkElems[T]()/a)
+	}
+	return k
+}
+
+// drop leaves the current chunk at the end of a generation (Keep mode):
+// the slab's next take starts a chunk sized for k messages of its average
+// use, and at least the most a recent message used.
+func (s *slab[T]) drop(k int) {
+	if s.ci < len(s.chunks) {
+		s.chunks[s.ci] = nil
 		s.ci = len(s.chunks)
 	}
-	s.rolled = false
+	s.used, s.mark, s.spill, s.rolled, s.total = 0, 0, 0, false, 0
+	s.next = max(k*s.avg(), s.peak)
 }
 
-// keepChunkBytes is the size of a chunk in Keep mode (a value larger than
-// that gets a chunk of its own size).
+// keepChunkBytes is the largest chunk in Keep mode, malloc header
+// included; a value larger than a quarter of it gets a chunk of its own.
 const keepChunkBytes = 4 << 10
+
+// keepMessages is how many messages a generation of chunks is sized for
+// at most in Keep mode.
+const keepMessages = 32
+
+// keepFirstBytes is the size of a slab's first chunk in a generation
+// (Keep mode) when no recent message used the slab.
+const keepFirstBytes = 256
+
+// keepPeakWindow is how many messages a slab's peak use covers at least.
+const keepPeakWindow = 16
+
+// keepChunkElems is how many elements a chunk of keepChunkBytes holds (an
+// allocation of more than 512 bytes that holds pointers starts with an
+// 8-byte header).
+func keepChunkElems[T any]() int {
+	var zero T
+	return int((keepChunkBytes - 8) / max(unsafe.Sizeof(zero), 1))
+}
 
 const minChunk = 16
 
 func (s *slab[T]) reset() {
+	if s.keep {
+		// From Keep mode: its chunks hold values that must stay valid.
+		*s = slab[T]{}
+		return
+	}
 	s.ci, s.used = 0, 0
 	var zero T
 	if uintptr(s.total)*unsafe.Sizeof(zero) > retainBytes {
@@ -783,26 +902,31 @@ func (s *slab[T]) copyOf(src []T) []T {
 // holds a copy of it.
 func (s *slab[T]) growCopy(n int, src []T) []T {
 	if s.keep {
-		// Drop the full chunk: values in it keep it alive, nothing reuses it.
-		var zero T
-		size := int(keepChunkBytes / max(unsafe.Sizeof(zero), 1))
+		// Leave the current chunk, if any: values in it keep it alive,
+		// nothing reuses it.
+		size := keepChunkElems[T]()
 		if n > size/4 {
 			// Large: a chunk of its own, the current one stays in use.
 			return newChunk(n, src)
 		}
-		// A full current chunk ends the generation at the next message
-		// (keepAll); the first chunk after a drop starts one.
+		want := s.next
 		if s.ci < len(s.chunks) {
+			// The chunk filled mid-message: roll over to a chunk for the
+			// rest of the message, as large as a message takes on average
+			// or as what this one took so far (growing geometrically if it
+			// rolls again). The generation ends with this message
+			// (keepAll).
 			s.rolled = true
+			s.spill += s.used - s.mark
+			want = max(s.avg(), s.spill+n)
+		} else if want == 0 {
+			want = size / (keepChunkBytes / keepFirstBytes)
 		}
-		if s.next > 0 && s.next < size {
-			size = max(s.next, n)
-		}
-		c := make([]T, size)
+		c := keepChunk[T](min(max(want, n), size))
 		if len(s.chunks) == 0 {
 			s.chunks = make([][]T, 1)
 		}
-		s.chunks[0], s.ci, s.used, s.total = c, 0, n, size
+		s.chunks[0], s.ci, s.used, s.mark, s.total = c, 0, n, 0, len(c)
 		w := c[0:n:n]
 		copy(w, src)
 		return w
@@ -836,6 +960,13 @@ func (s *slab[T]) growCopy(n int, src []T) []T {
 	}
 	s.used = n
 	return c[0:n:n]
+}
+
+// keepChunk allocates a zeroed chunk of at least size elements, using all
+// of the memory the allocator gives it (its size class).
+func keepChunk[T any](size int) []T {
+	c := slices.Grow([]T(nil), size)
+	return c[:cap(c)]
 }
 
 // newChunk allocates a chunk of size elements that starts with a copy of

@@ -92,6 +92,34 @@ func FuzzBrineDecode(f *testing.F) {
 				t.Fatalf("the decoder modified its input")
 			}
 		}
+		if firstOK {
+			// Keep mode agrees, and its values outlive later decodes (of
+			// this input and of another, through new generations of
+			// chunks).
+			other := appendCallattrRequest(nil, 7)
+			d := &Decoder{Keep: true}
+			var kept []any
+			for i := range 24 {
+				in := data
+				if i%3 == 2 {
+					in = other
+				}
+				v, _, err := d.Decode(in)
+				if err != nil {
+					t.Fatalf("keep mode, decode %d: %v", i, err)
+				}
+				kept = append(kept, v)
+			}
+			for i, v := range kept {
+				want := first
+				if i%3 == 2 {
+					want = callattrRequest(7)
+				}
+				if diff := valueDiff(want, v); diff != "" {
+					t.Fatalf("keep mode, value %d: %s", i, diff)
+				}
+			}
+		}
 		if _, err := Decode(data); err == nil && !firstOK {
 			t.Fatalf("Decode accepted what Decoder.Decode refused")
 		}

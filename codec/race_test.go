@@ -1,0 +1,7 @@
+//go:build race
+
+package codec
+
+// raceEnabled: the race detector is on (allocations differ; see
+// TestDecoderKeepAllocatedBytes).
+const raceEnabled = true
