@@ -275,10 +275,20 @@ func (c *Conn) serveInline(seq int64, h *handlerSpec, a codec.Tuple, mode sendMo
 	start := time.Now()
 	c.serve(c.inlineCtx, seq, h, a, mode, false)
 	if d := time.Since(start); d > netref.InlineBudget {
-		in.NotInline(name)
-		c.cfg.Logger.Warn().Uint64("conn", c.id).Str("method", name).Dur("took", d).
-			Dur("budget", netref.InlineBudget).
-			Msg("inline method overran its budget: it runs on the workers from now on")
+		demoted := true
+		if oc, ok := in.(netref.OverrunCounter); ok {
+			demoted = oc.Overran(name)
+		} else {
+			in.NotInline(name)
+		}
+		if demoted {
+			c.cfg.Logger.Warn().Uint64("conn", c.id).Str("method", name).Dur("took", d).
+				Dur("budget", netref.InlineBudget).
+				Msg("inline method overran its budget: it runs on the workers from now on")
+		} else {
+			c.cfg.Logger.Debug().Uint64("conn", c.id).Str("method", name).Dur("took", d).
+				Dur("budget", netref.InlineBudget).Msg("inline method overran its budget")
+		}
 	}
 }
 

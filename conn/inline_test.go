@@ -135,20 +135,27 @@ func TestInlineMethodOverBudgetIsDemoted(t *testing.T) {
 	require.True(t, netref.SetInline(root, "Slow", true)) // for -count > 1
 	t.Cleanup(func() { netref.SetInline(root, "Slow", true) })
 	require.True(t, in.InlineMethod("slow"))
-	v, err := client.Call(ctx, "slow")
-	require.NoError(t, err)
-	require.Equal(t, int64(1), v)
+	// One overrun may be the machine's: the method stays inline until
+	// its InlineStrikes-th.
+	for i := 1; i <= netref.InlineStrikes; i++ {
+		if i == netref.InlineStrikes {
+			require.True(t, in.InlineMethod("slow"), "still inline before overrun %d", i)
+		}
+		v, err := client.Call(ctx, "slow")
+		require.NoError(t, err)
+		require.Equal(t, int64(1), v)
+	}
 	// The reply goes out before the overrun is noticed.
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "overran its budget") },
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "overran its budget: it runs on the workers") },
 		5*time.Second, time.Millisecond)
 	require.False(t, in.InlineMethod("slow"), "an overrun demotes the method")
 	require.True(t, in.InlineMethod("fast"), "only the method that overran")
 	require.Contains(t, logs.String(), `"method":"slow"`)
 	// Demoted, it still answers (on the executor).
-	v, err = client.Call(ctx, "slow")
+	v, err := client.Call(ctx, "slow")
 	require.NoError(t, err)
 	require.Equal(t, int64(1), v)
-	require.Equal(t, 1, bytes.Count([]byte(logs.String()), []byte("overran its budget")))
+	require.Equal(t, 1, bytes.Count([]byte(logs.String()), []byte("overran its budget: it runs on the workers")))
 }
 
 func TestInlineNamesAreNotExposed(t *testing.T) {

@@ -139,6 +139,7 @@ type callSig struct {
 	fast    fastKind      // for methods: how to call them without reflect
 	direct  *directHolder // for methods of pointer receivers with a fast kind
 	inline  atomic.Bool   // for methods: may run on the reading goroutine (InlineNamer)
+	strikes atomic.Int32  // for methods: overruns of InlineBudget while inline
 }
 
 // newCallSig describes the func fn of type t (a method expression when recv)

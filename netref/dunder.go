@@ -107,9 +107,10 @@ type (
 	// than such a method. Such a method must not make a synchronous
 	// request to the peer (it would wait for a reply that the loop it
 	// holds has to read: the request fails at once when it is made with
-	// the context the method received). A call that runs longer than
-	// InlineBudget anyway ends the method's inline service for good
-	// (Inliner.NotInline), with a warning in the log. Its str and bytes
+	// the context the method received). Calls that run longer than
+	// InlineBudget anyway (InlineStrikes of them: one may be a pause of
+	// the machine rather than of the method) end the method's inline
+	// service for good (Inliner.NotInline), with a warning in the log. Its str and bytes
 	// arguments may view the frame they came in (no copy): they are
 	// valid until it returns, and it copies what it keeps longer. Like
 	// RPyCParams, RPyCInline is called once per type, on the zero value.
@@ -126,8 +127,23 @@ type Inliner interface {
 }
 
 // InlineBudget is the longest an inline method may run: one that runs
-// longer is served by the workers from then on.
+// longer InlineStrikes times is served by the workers from then on.
 const InlineBudget = 10 * time.Millisecond
+
+// InlineStrikes is how many calls of an inline method may overrun
+// InlineBudget before it is demoted. A single overrun is more often the
+// machine's than the method's (the thread was descheduled, the collector
+// stopped the world); a method that blocks overruns on every call.
+const InlineStrikes = 3
+
+// OverrunCounter is an Inliner that counts overruns: the connection calls
+// Overran instead of NotInline when it has one.
+type OverrunCounter interface {
+	// Overran records a call of name that overran InlineBudget, and
+	// reports whether it was the one that ended the method's inline
+	// service (the InlineStrikes-th).
+	Overran(name string) bool
+}
 
 // dunderIfaces are the Go methods consumed by the interfaces above when
 // their signatures match; they are not exposed under their own names.

@@ -32,3 +32,24 @@ func TestInlineNamer(t *testing.T) {
 	require.False(t, SetInline(inlineType{}, "Nope", true))
 	require.False(t, SetInline(nil, "Quick", true))
 }
+
+// Overruns are strikes: the InlineStrikes-th demotes the method, once;
+// SetInline clears them.
+func TestInlineOverrunStrikes(t *testing.T) {
+	o := Wrap(inlineType{})
+	oc, ok := o.(OverrunCounter)
+	require.True(t, ok)
+	in := o.(Inliner)
+	t.Cleanup(func() { SetInline(inlineType{}, "Quick", true) })
+	for range 2 {
+		require.True(t, SetInline(inlineType{}, "Quick", true))
+		for i := 1; i < InlineStrikes; i++ {
+			require.False(t, oc.Overran("quick"), "overrun %d", i)
+			require.True(t, in.InlineMethod("quick"))
+		}
+		require.True(t, oc.Overran("quick"), "the last strike demotes")
+		require.False(t, in.InlineMethod("quick"))
+		require.False(t, oc.Overran("quick"), "demoted once")
+	}
+	require.False(t, oc.Overran("missing"))
+}

@@ -238,6 +238,7 @@ func SetInline(v any, method string, inline bool) bool {
 	}
 	sig, ok := typeInfoOf(t).methods[SnakeCase(method)]
 	if ok {
+		sig.strikes.Store(0)
 		sig.inline.Store(inline)
 	}
 	return ok
@@ -248,6 +249,19 @@ func (o *object) NotInline(name string) {
 	if sig, ok := o.ti.methods[name]; ok {
 		sig.inline.Store(false)
 	}
+}
+
+// Overran implements OverrunCounter.
+func (o *object) Overran(name string) bool {
+	sig, ok := o.ti.methods[name]
+	if !ok {
+		return false
+	}
+	if sig.strikes.Add(1) != InlineStrikes {
+		return false
+	}
+	sig.inline.Store(false)
+	return true
 }
 
 // propertyNames calls RPyCProperties on a fresh zero value of t.

@@ -378,6 +378,19 @@ func (r *Root) NotInline(name string) {
 	}
 }
 
+// Overran implements netref.OverrunCounter.
+func (r *Root) Overran(name string) bool {
+	name = strings.TrimPrefix(name, exposedPrefix)
+	switch in := r.obj.(type) {
+	case netref.OverrunCounter:
+		return in.Overran(name)
+	case netref.Inliner:
+		in.NotInline(name)
+		return true
+	}
+	return false
+}
+
 // Str is str() of the wrapped value.
 func (r *Root) Str(ctx context.Context) (string, error) { return r.obj.Str(ctx) }
 
