@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rpycgo/rpycgo/codec"
 )
@@ -130,16 +131,18 @@ func (s *sigShape) putFrame(f *argFrame) {
 // callSig is one callable as the peer sees it: a shape plus the Python
 // names used in messages and for keyword arguments.
 type callSig struct {
-	shape   *sigShape
-	fn      reflect.Value // for methods: the method expression (receiver first)
-	name    string        // Python name, for messages ("incr")
-	names   []string      // Python names of the positional parameters (may be short)
-	varName string        // Python name of the variadic parameter, or ""
-	mindex  int           // for methods: the index in the receiver's method set
-	fast    fastKind      // for methods: how to call them without reflect
-	direct  *directHolder // for methods of pointer receivers with a fast kind
-	inline  atomic.Bool   // for methods: may run on the reading goroutine (InlineNamer)
-	strikes atomic.Int32  // for methods: overruns of InlineBudget while inline
+	shape    *sigShape
+	fn       reflect.Value // for methods: the method expression (receiver first)
+	name     string        // Python name, for messages ("incr")
+	names    []string      // Python names of the positional parameters (may be short)
+	varName  string        // Python name of the variadic parameter, or ""
+	mindex   int           // for methods: the index in the receiver's method set
+	fast     fastKind      // for methods: how to call them without reflect
+	direct   *directHolder // for methods of pointer receivers with a fast kind
+	inline   atomic.Bool   // for methods: may run on the reading goroutine (InlineNamer)
+	strikeMu sync.Mutex    // for methods: guards the two below
+	strikes  int           // overruns of InlineBudget within strikeWindow
+	struckAt time.Time     // when the first of them happened
 }
 
 // newCallSig describes the func fn of type t (a method expression when recv)

@@ -130,11 +130,15 @@ type Inliner interface {
 // longer InlineStrikes times is served by the workers from then on.
 const InlineBudget = 10 * time.Millisecond
 
-// InlineStrikes is how many calls of an inline method may overrun
-// InlineBudget before it is demoted. A single overrun is more often the
-// machine's than the method's (the thread was descheduled, the collector
-// stopped the world); a method that blocks overruns on every call.
-const InlineStrikes = 3
+// InlineStrikes is how many calls of an inline method must overrun
+// InlineBudget within InlineStrikeWindow for it to be demoted. A single
+// overrun is more often the machine's than the method's (the thread was
+// descheduled, the collector stopped the world); a method that blocks
+// overruns on every call.
+const (
+	InlineStrikes      = 3
+	InlineStrikeWindow = time.Second
+)
 
 // OverrunCounter is an Inliner that counts overruns: the connection calls
 // Overran instead of NotInline when it has one.

@@ -52,4 +52,16 @@ func TestInlineOverrunStrikes(t *testing.T) {
 		require.False(t, oc.Overran("quick"), "demoted once")
 	}
 	require.False(t, oc.Overran("missing"))
+
+	// Strikes further apart than InlineStrikeWindow start over.
+	require.True(t, SetInline(inlineType{}, "Quick", true))
+	sig := o.(*object).ti.methods["quick"]
+	for i := 1; i < InlineStrikes; i++ {
+		require.False(t, oc.Overran("quick"))
+	}
+	sig.strikeMu.Lock()
+	sig.struckAt = sig.struckAt.Add(-2 * InlineStrikeWindow)
+	sig.strikeMu.Unlock()
+	require.False(t, oc.Overran("quick"), "the window passed: a first strike again")
+	require.True(t, in.InlineMethod("quick"))
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/rpycgo/rpycgo/codec"
@@ -238,7 +239,9 @@ func SetInline(v any, method string, inline bool) bool {
 	}
 	sig, ok := typeInfoOf(t).methods[SnakeCase(method)]
 	if ok {
-		sig.strikes.Store(0)
+		sig.strikeMu.Lock()
+		sig.strikes = 0
+		sig.strikeMu.Unlock()
 		sig.inline.Store(inline)
 	}
 	return ok
@@ -257,7 +260,16 @@ func (o *object) Overran(name string) bool {
 	if !ok {
 		return false
 	}
-	if sig.strikes.Add(1) != InlineStrikes {
+	sig.strikeMu.Lock()
+	defer sig.strikeMu.Unlock()
+	if now := time.Now(); sig.strikes == 0 || now.Sub(sig.struckAt) > InlineStrikeWindow {
+		if sig.strikes >= InlineStrikes {
+			return false // demoted already
+		}
+		sig.strikes, sig.struckAt = 0, now
+	}
+	sig.strikes++
+	if sig.strikes != InlineStrikes {
 		return false
 	}
 	sig.inline.Store(false)
