@@ -117,7 +117,12 @@ func (cl *caller) call(ctx context.Context) error {
 	case PayloadCallback:
 		_, err = cl.root.CallMethod(ctx, "call", cl.fn, cl.arg)
 	default:
-		_, err = cl.root.CallMethod(ctx, "echo", cl.arg)
+		var v any
+		v, err = cl.root.CallMethod(ctx, "echo", cl.arg)
+		if b, ok := v.([]byte); ok {
+			// Done with the reply: its memory takes the next one.
+			codec.Recycle(b)
+		}
 	}
 	return err
 }

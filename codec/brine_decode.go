@@ -482,11 +482,29 @@ func (d *Decoder) bytesValue(data []byte) any {
 		return emptyBytes
 	}
 	if !d.View {
-		data = d.raw.copyOf(data)
+		if b := d.recycledCopy(data); b != nil {
+			data = b
+		} else {
+			data = d.raw.copyOf(data)
+		}
 	}
 	p := d.bytes.one()
 	*p = data
 	return makeIface(bytesType, unsafe.Pointer(p))
+}
+
+// recycledCopy copies a large value into recycled memory (Keep mode
+// only: in the other modes values are overwritten by the next decode, and
+// nobody recycles them), or returns nil.
+func (d *Decoder) recycledCopy(data []byte) []byte {
+	if !d.Keep || len(data) < recycleMin {
+		return nil
+	}
+	b := recycled(len(data))
+	if b != nil {
+		copy(b, data)
+	}
+	return b
 }
 
 // strValue boxes a str value (data aliases the input and is valid UTF-8).
