@@ -64,3 +64,29 @@ func argsTupleOf(args []any) codec.Tuple {
 	}
 	return codec.Tuple(args)
 }
+
+// A large bytes reply is decoded in Keep mode: recycled, its memory takes a
+// later reply of the same size.
+func TestLargeReplyRecycled(t *testing.T) {
+	client, _ := pipePair(t, &testRoot{})
+	ctx := ctxT(t)
+	root := mustRoot(t, client)
+	payload := make([]byte, 64<<10)
+	reused := false
+	for i := 0; i < 20 && !reused; i++ {
+		payload[0] = byte(i)
+		v, err := root.CallMethod(ctx, "echo", payload)
+		require.NoError(t, err)
+		first := v.([]byte)
+		require.Equal(t, payload, first)
+		p := &first[0]
+		codec.Recycle(first)
+		payload[0] = byte(i + 100)
+		v, err = root.CallMethod(ctx, "echo", payload)
+		require.NoError(t, err)
+		second := v.([]byte)
+		require.Equal(t, payload, second)
+		reused = &second[0] == p
+	}
+	require.True(t, reused, "a recycled reply's memory took a later one")
+}

@@ -58,7 +58,9 @@ func (c *Conn) handlePayload(payload []byte) error {
 			}
 		}
 		viewDecoders.Put(vd)
-		d := codec.Decoder{MaxDepth: c.cfg.MaxDepth}
+		// A decoder of its own, in Keep mode so that a large bytes value
+		// may take recycled memory (codec.Recycle).
+		d := codec.Decoder{MaxDepth: c.cfg.MaxDepth, Keep: true}
 		msg, seq, args, err = d.DecodeMessage(payload, f)
 	} else {
 		d, _ := decoders.Get().(*codec.Decoder)
