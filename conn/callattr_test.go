@@ -65,28 +65,40 @@ func argsTupleOf(args []any) codec.Tuple {
 	return codec.Tuple(args)
 }
 
+// blobRoot returns large bytes from small requests.
+type blobRoot struct{}
+
+func (blobRoot) Blob(seed int64) []byte {
+	b := make([]byte, 64<<10)
+	b[0], b[len(b)-1] = byte(seed), byte(seed)
+	return b
+}
+
 // A large bytes reply is decoded in Keep mode: recycled, its memory takes a
-// later reply of the same size.
+// later reply of the same size (the pool is the process's: here nothing
+// else decodes a value that size).
 func TestLargeReplyRecycled(t *testing.T) {
-	client, _ := pipePair(t, &testRoot{})
+	client, _ := pipePair(t, blobRoot{})
 	ctx := ctxT(t)
 	root := mustRoot(t, client)
-	payload := make([]byte, 64<<10)
-	reused := false
-	for i := 0; i < 20 && !reused; i++ {
-		payload[0] = byte(i)
-		v, err := root.CallMethod(ctx, "echo", payload)
+	blob := func(seed int64) []byte {
+		v, err := root.CallMethod(ctx, "blob", seed)
 		require.NoError(t, err)
-		first := v.([]byte)
-		require.Equal(t, payload, first)
+		b := v.([]byte)
+		require.Len(t, b, 64<<10)
+		require.Equal(t, byte(seed), b[0])
+		require.Equal(t, byte(seed), b[len(b)-1])
+		return b
+	}
+	kept := blob(1)
+	reused := false
+	for i := int64(2); i < 22 && !reused; i++ {
+		first := blob(i)
 		p := &first[0]
 		codec.Recycle(first)
-		payload[0] = byte(i + 100)
-		v, err = root.CallMethod(ctx, "echo", payload)
-		require.NoError(t, err)
-		second := v.([]byte)
-		require.Equal(t, payload, second)
+		second := blob(i + 100)
 		reused = &second[0] == p
 	}
 	require.True(t, reused, "a recycled reply's memory took a later one")
+	require.Equal(t, byte(1), kept[0], "a reply not recycled is left alone")
 }
