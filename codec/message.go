@@ -112,6 +112,23 @@ func AppendMessageHeader(dst []byte, f Format, msgType uint8, seq int64) []byte 
 	return dst
 }
 
+// msgRequestByte is the brine encoding of MsgRequest as the envelope's
+// first item (a one-byte immediate int).
+var msgRequestByte = AppendInt(nil, int64(MsgRequest))
+
+// IsRequest reports whether a (decompressed) frame payload in layout f
+// looks like a request, from its first bytes and without decoding it. It
+// may say false for a request encoded unusually; DecodeMessage decides.
+func IsRequest(payload []byte, f Format) bool {
+	switch f {
+	case FormatV5:
+		return len(msgRequestByte) == 1 && len(payload) > 1 && payload[0] == envTup3 && payload[1] == msgRequestByte[0]
+	case FormatV6:
+		return len(payload) > 0 && payload[0] == MsgRequest
+	}
+	return false
+}
+
 // DecodeMessage decodes a (decompressed) frame payload in layout f into its
 // message type, sequence number and args. The layout is checked strictly:
 // FormatV5 must be one brine 3-tuple, FormatV6 a type byte followed by one

@@ -41,9 +41,11 @@ func (c *Conn) handlePayload(payload []byte) error {
 		args any
 		err  error
 	)
-	if len(payload) > sharedDecoderMax {
+	large := len(payload) > sharedDecoderMax
+	if large || codec.IsRequest(payload, f) {
 		// A request served inline is done before this call returns: its
-		// values may view the payload (no copy of a large str or bytes).
+		// values may view the payload and the decoder's memory (no copy
+		// of a large str or bytes, no allocation for a small request).
 		vd, _ := viewDecoders.Get().(*codec.Decoder)
 		if vd == nil {
 			vd = &codec.Decoder{View: true}
@@ -58,6 +60,8 @@ func (c *Conn) handlePayload(payload []byte) error {
 			}
 		}
 		viewDecoders.Put(vd)
+	}
+	if large {
 		// A decoder of its own, in Keep mode so that a large bytes value
 		// may take recycled memory (codec.Recycle).
 		d := codec.Decoder{MaxDepth: c.cfg.MaxDepth, Keep: true}
@@ -115,11 +119,12 @@ func (c *Conn) handleRequest(seq int64, args any) error {
 // dispatchRequest serves a request: inline for handlers that never wait on
 // the peer, on the executor otherwise. mode is how the caller may send.
 //
-// viewed says args view the frame, which is released when the caller
-// returns: then only a request served inline is served, and served is
-// false, with nothing done, for any other (the caller decodes it again,
-// copying). A boxed REMOTE_REF is never served viewed: its proxy would
-// keep its id.
+// viewed says args view the frame and the decoder's memory, which are
+// reused when the caller returns: then only a CALLATTR of a method served
+// inline is served, and served is false, with nothing done, for any other
+// (the caller decodes it again, copying). A boxed REMOTE_REF is never
+// served viewed: its proxy would keep its id; nor are the other handlers,
+// which may keep their arguments (GETATTR keeps the name it binds).
 func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode, viewed bool) (served bool, err error) {
 	t, ok := args.(codec.Tuple)
 	if !ok || len(t) != 2 {
@@ -132,15 +137,16 @@ func (c *Conn) dispatchRequest(seq int64, args any, mode sendMode, viewed bool) 
 	switch code {
 	case netref.HandleClose:
 		return true, errCloseRequested
-	case netref.HandleDel:
-		if viewed {
-			return false, nil
-		}
+	}
+	if viewed && (code != netref.HandleCallAttr || !noRemoteRefs(t[1], 0)) {
+		return false, nil
+	}
+	if code == netref.HandleDel {
 		c.handleDel(seq, t[1], mode)
 		return true, nil
 	}
 	h := lookupHandler(code)
-	if h == nil || viewed && (!noRemoteRefs(t[1], 0) || !h.inline && code != netref.HandleCallAttr) {
+	if h == nil {
 		if viewed {
 			return false, nil
 		}

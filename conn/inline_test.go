@@ -3,6 +3,7 @@ package conn
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -237,4 +238,36 @@ func TestLargeArgumentsViewedOnlyWhenInline(t *testing.T) {
 	for i, b := range root.kept {
 		require.Equal(t, payload(byte(i)), b, "kept argument %d", i)
 	}
+}
+
+// Small requests are decoded viewing the frame and a shared decoder's
+// memory when they may be served inline: what a non-inline method keeps,
+// and the name a GETATTR binds, are copies that later requests leave alone.
+func TestSmallRequestsViewedOnlyWhenInline(t *testing.T) {
+	root := &largeRoot{}
+	client, _ := pipePair(t, root)
+	ctx := ctxT(t)
+	rootProxy := mustRoot(t, client)
+	bound, err := rootProxy.GetAttr(ctx, "echo")
+	require.NoError(t, err)
+	var want [][]byte
+	for i := range 50 {
+		p := []byte(fmt.Sprintf("small payload %03d", i))
+		want = append(want, p)
+		require.NoError(t, client.Notify(netref.HandleCallAttr, rootProxy, "keep", codec.Tuple{p}, codec.Tuple{}))
+		got, err := client.Call(ctx, "echo", codec.Tuple{"x", int64(i), []byte("zz")})
+		require.NoError(t, err)
+		require.Equal(t, codec.Tuple{"x", int64(i), []byte("zz")}, got)
+	}
+	v, err := bound.(*netref.Proxy).Call(ctx, "via the bound method")
+	require.NoError(t, err)
+	require.Equal(t, "via the bound method", v)
+	require.Eventually(t, func() bool {
+		root.mu.Lock()
+		defer root.mu.Unlock()
+		return len(root.kept) == len(want)
+	}, 5*time.Second, time.Millisecond)
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	require.Equal(t, want, root.kept)
 }

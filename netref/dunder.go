@@ -110,10 +110,12 @@ type (
 	// the context the method received). Calls that run longer than
 	// InlineBudget anyway (InlineStrikes of them: one may be a pause of
 	// the machine rather than of the method) end the method's inline
-	// service for good (Inliner.NotInline), with a warning in the log. Its str and bytes
-	// arguments may view the frame they came in (no copy): they are
-	// valid until it returns, and it copies what it keeps longer. Like
-	// RPyCParams, RPyCInline is called once per type, on the zero value.
+	// service for good (Inliner.NotInline), with a warning in the log.
+	// Its arguments may view the frame they came in and the decoder's
+	// memory (no copy, no allocation): str and bytes values, tuples and
+	// the other containers are valid until it returns, and it copies what
+	// it keeps longer. Like RPyCParams, RPyCInline is called once per
+	// type, on the zero value.
 	InlineNamer interface{ RPyCInline() []string }
 )
 
