@@ -269,5 +269,6 @@ func TestSmallRequestsViewedOnlyWhenInline(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	root.mu.Lock()
 	defer root.mu.Unlock()
-	require.Equal(t, want, root.kept)
+	// The workers run the keeps in any order.
+	require.ElementsMatch(t, want, root.kept)
 }
