@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -231,4 +232,46 @@ func TestPumpLocalCloseDuringCall(t *testing.T) {
 	_, err := root.CallMethod(ctxT(t), "block")
 	require.ErrorIs(t, err, dispatch.ErrClosed)
 	close(r.release)
+}
+
+// The idle sweeper holds its readers weakly: a closed client connection
+// (and its read buffer) is not kept alive by the sweeper's list.
+func TestIdleSweeperDoesNotPinClosedConns(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c, err := New(newNetTransport(nc), rootService{&testRoot{}})
+		if err != nil {
+			nc.Close()
+			return
+		}
+		c.readLoop(nc)
+	}()
+	ctx := ctxT(t)
+	collected := make(chan struct{})
+	func() {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		client, err := NewNetConn(nc, nil)
+		require.NoError(t, err)
+		_, err = mustRoot(t, client).CallMethod(ctx, "echo", int64(1)) // arms the sweeper
+		require.NoError(t, err)
+		runtime.AddCleanup(client.rd, func(ch chan struct{}) { close(ch) }, collected)
+		require.NoError(t, client.Close())
+		<-client.Done()
+	}()
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		select {
+		case <-collected:
+			return true
+		default:
+			return false
+		}
+	}, 5*time.Second, 5*time.Millisecond, "the closed connection's reader was collected")
 }

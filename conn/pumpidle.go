@@ -3,6 +3,7 @@ package conn
 import (
 	"sync"
 	"time"
+	"weak"
 )
 
 // The idle sweeper kicks the reader goroutine of a client connection whose
@@ -16,11 +17,13 @@ import (
 // on every call, it wakes a sleeping thread to re-arm the poller whenever
 // it becomes the earliest timer; left running, it fires once per pumpIdle
 // per busy connection. The sweeper fires once per pumpIdle in all, and
-// arming an armed connection is a store.
+// arming an armed connection is a store. The list holds its readers
+// weakly: a connection dropped without Close, or closed between two
+// sweeps, is not kept alive by it (nor its read buffer).
 type idleSweeper struct {
 	mu      sync.Mutex
-	list    []*netReader // armed readers, added since the last sweep or kept
-	running bool         // the sweeping goroutine runs
+	list    []weak.Pointer[netReader] // armed readers, added since the last sweep or kept
+	running bool                      // the sweeping goroutine runs
 }
 
 var idleSweep idleSweeper
@@ -28,7 +31,7 @@ var idleSweep idleSweeper
 // add puts r on the list; the caller has set r.armed.
 func (s *idleSweeper) add(r *netReader) {
 	s.mu.Lock()
-	s.list = append(s.list, r)
+	s.list = append(s.list, weak.Make(r))
 	start := !s.running
 	s.running = true
 	s.mu.Unlock()
@@ -42,7 +45,7 @@ func (s *idleSweeper) add(r *netReader) {
 func (s *idleSweeper) run() {
 	t := time.NewTimer(pumpIdle)
 	defer t.Stop()
-	var batch []*netReader
+	var batch []weak.Pointer[netReader]
 	for {
 		<-t.C
 		s.mu.Lock()
@@ -52,9 +55,13 @@ func (s *idleSweeper) run() {
 		next := pumpIdle
 		kept := batch[:0]
 		now := mono()
-		for _, r := range batch {
+		for _, wr := range batch {
+			r := wr.Value()
+			if r == nil {
+				continue // collected
+			}
 			if due, keep := r.sweep(now); keep {
-				kept = append(kept, r)
+				kept = append(kept, wr)
 				next = min(next, due)
 			}
 		}
