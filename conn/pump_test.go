@@ -16,13 +16,10 @@ import (
 	"github.com/rpycgo/rpycgo/netref"
 )
 
-// tcpPair connects a client (NewNetConn over TCP: callers pump) to a server
-// exposing root (ServeNetConn on its own goroutine) over loopback.
-func tcpPair(t *testing.T, root any, opts ...Option) (client *Conn, server func() *Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
+// serveOne serves the first connection ln accepts with a server exposing
+// root (ServeNetConn-style, on its own goroutine), and sends that
+// connection on the channel it returns (closed if accepting failed).
+func serveOne(ln net.Listener, root any, opts ...Option) <-chan *Conn {
 	srv := make(chan *Conn, 1)
 	go func() {
 		nc, err := ln.Accept()
@@ -39,6 +36,17 @@ func tcpPair(t *testing.T, root any, opts ...Option) (client *Conn, server func(
 		srv <- c
 		c.readLoop(nc)
 	}()
+	return srv
+}
+
+// tcpPair connects a client (NewNetConn over TCP: callers pump) to a server
+// exposing root (ServeNetConn on its own goroutine) over loopback.
+func tcpPair(t *testing.T, root any, opts ...Option) (client *Conn, server func() *Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	srv := serveOne(ln, root, opts...)
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	client, err = NewNetConn(nc, nil, opts...)
@@ -240,18 +248,7 @@ func TestIdleSweeperDoesNotPinClosedConns(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c, err := New(newNetTransport(nc), rootService{&testRoot{}})
-		if err != nil {
-			nc.Close()
-			return
-		}
-		c.readLoop(nc)
-	}()
+	serveOne(ln, &testRoot{})
 	ctx := ctxT(t)
 	collected := make(chan struct{})
 	func() {

@@ -23,7 +23,7 @@ var (
 // *dispatch.TimeoutError, a remote exception a *codec.PyError, a dead
 // connection an error wrapping dispatch.ErrClosed.
 func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, error) {
-	if ctx != nil && ctx.Value(inlineKey{}) != nil {
+	if inlineContext(ctx) {
 		return nil, ErrInlineRequest
 	}
 	r, err := c.RequestAsync(handler, args...)
@@ -37,23 +37,22 @@ func (c *Conn) Request(ctx context.Context, handler int, args ...any) (any, erro
 // codec.Tuple(args), codec.Tuple{}) (see netref.CallAttrRequester): the same
 // bytes, encoded without making the four arguments interface values.
 func (c *Conn) RequestCallAttr(ctx context.Context, p *netref.Proxy, name string, args []any) (any, error) {
-	if ctx != nil && ctx.Value(inlineKey{}) != nil {
+	if inlineContext(ctx) {
 		return nil, ErrInlineRequest
 	}
-	seq, r, err := c.pending.Register()
-	if err != nil {
-		return nil, err
-	}
-	err = c.send(codec.MsgRequest, seq, direct, func(dst []byte) ([]byte, error) {
-		dst = codec.AppendTupleHeader(dst, 2)
-		dst = codec.AppendInt(dst, netref.HandleCallAttr)
+	r, err := c.startRequest(netref.HandleCallAttr, func(dst []byte) ([]byte, error) {
 		return c.appendCallAttrArgs(dst, p, name, args)
 	})
 	if err != nil {
-		c.pending.Cancel(seq)
 		return nil, err
 	}
 	return c.await(ctx, r)
+}
+
+// inlineContext reports whether ctx is that of a method served inline, which
+// must not wait for a reply.
+func inlineContext(ctx context.Context) bool {
+	return ctx != nil && ctx.Value(inlineKey{}) != nil
 }
 
 // await waits for the reply of a sync request (see Request).
@@ -101,11 +100,24 @@ func (c *Conn) await(ctx context.Context, r *dispatch.AsyncResult) (any, error) 
 // RequestAsync sends a request and returns its pending result at once
 // (RPyC's async_).
 func (c *Conn) RequestAsync(handler int, args ...any) (*dispatch.AsyncResult, error) {
+	return c.startRequest(handler, func(dst []byte) ([]byte, error) {
+		return c.appendBoxItems(dst, args)
+	})
+}
+
+// startRequest registers a pending result and sends the request (handler,
+// the boxed args that appendArgs appends); a failed send drops the entry.
+func (c *Conn) startRequest(handler int, appendArgs func([]byte) ([]byte, error)) (*dispatch.AsyncResult, error) {
 	seq, r, err := c.pending.Register()
 	if err != nil {
 		return nil, err
 	}
-	if err := c.sendRequest(seq, handler, args, direct); err != nil {
+	err = c.send(codec.MsgRequest, seq, direct, func(dst []byte) ([]byte, error) {
+		dst = codec.AppendTupleHeader(dst, 2)
+		dst = codec.AppendInt(dst, int64(handler))
+		return appendArgs(dst)
+	})
+	if err != nil {
 		c.pending.Cancel(seq)
 		return nil, err
 	}
