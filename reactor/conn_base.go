@@ -10,12 +10,15 @@ import (
 
 // connBase holds what every engine's connection has: the handler, the
 // addresses, the user's context value, the send queue and the close state.
+//
+// Every byte here is paid by each of tens of thousands of idle
+// connections: fields used rarely live behind a pointer in the engine's
+// connection, and the engine's name is a method of its connection type.
 type connBase struct {
-	engine string
-	h      Handler
-	laddr  net.Addr
-	raddr  net.Addr
-	user   atomic.Pointer[any]
+	h     Handler
+	laddr net.Addr
+	raddr net.Addr
+	user  atomic.Pointer[any]
 
 	mu sync.Mutex
 	q  sendQueue
@@ -29,6 +32,9 @@ type connBase struct {
 	closing bool
 	// closed is set when the connection is gone and OnClose is due.
 	closed bool
+	// slot is the connection's index in its engine's list of live
+	// connections (engineState.conns), guarded by the engine's mutex.
+	slot int32
 	// closeErr is the first error that ended the connection, given to
 	// OnClose; nil for a clean close.
 	closeErr error
@@ -37,16 +43,15 @@ type connBase struct {
 	drained chan struct{}
 }
 
-func (c *connBase) init(engine string, h Handler, max int, laddr, raddr net.Addr) {
-	c.engine = engine
+func (c *connBase) init(h Handler, max int, laddr, raddr net.Addr) {
 	c.h = h
 	c.q.max = max
 	c.laddr = cloneAddr(laddr)
 	c.raddr = cloneAddr(raddr)
 }
 
-// Engine implements Conn.
-func (c *connBase) Engine() string { return c.engine }
+// base gives engineState the connBase of an engine's connection.
+func (c *connBase) base() *connBase { return c }
 
 // LocalAddr implements Conn.
 func (c *connBase) LocalAddr() net.Addr { return c.laddr }
@@ -129,15 +134,22 @@ func (c *connBase) notifyLocked() {
 	}
 }
 
-// cloneAddr copies an address so that it stays valid after the engine that
-// reported it recycles its own copy (gnet pools IPv6 zone names).
+// cloneAddr copies the part of an address that the engine that reported
+// it may recycle, so that it stays valid after the connection closes: gnet
+// gives an IPv6 zone name's bytes back to a pool when it releases a
+// connection. An address with nothing recycled (every IPv4 address) is
+// kept as it is: copying both addresses of every connection cost 128
+// bytes of each idle connection.
 func cloneAddr(a net.Addr) net.Addr {
 	switch a := a.(type) {
 	case *net.TCPAddr:
 		if a == nil {
 			return nil
 		}
-		return &net.TCPAddr{IP: append(net.IP(nil), a.IP...), Port: a.Port, Zone: strings.Clone(a.Zone)}
+		if a.Zone == "" {
+			return a
+		}
+		return &net.TCPAddr{IP: a.IP, Port: a.Port, Zone: strings.Clone(a.Zone)}
 	case *net.UnixAddr:
 		if a == nil {
 			return nil

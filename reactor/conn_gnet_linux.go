@@ -35,25 +35,35 @@ type gnetConn struct {
 	e   *gnetEngine
 	srv *gnetServer // nil for client connections
 
-	// Set by open on the loop, under mu.
-	gc   gnet.Conn
-	loop gnet.EventLoop
-	fd   int // gc's socket; open until closedByGnet has set closed
+	// Set by open on the loop, under mu. gc's loop is gc.EventLoop().
+	gc gnet.Conn
+	fd int32 // gc's socket; open until closedByGnet has set closed
 
 	// Guarded by mu.
 	flushQueued bool // a gnetFlush task is queued on the loop
-	timer       *time.Timer
-	timerArmed  bool
-	drainDelay  time.Duration
+	// openFailed is set when OnOpen returned an error, which closeErr
+	// holds; adopt reads it after the enrolment.
+	openFailed bool
+	// drain is the timer of a connection whose peer is slow to take its
+	// bytes; nil until the first time gnet holds some.
+	drain *gnetDrain
+}
 
-	openErr error // OnOpen's error; read by adopt after the enrolment
+// gnetDrain looks again at gnet's outbound buffer while it holds bytes.
+type gnetDrain struct {
+	timer *time.Timer
+	armed bool
+	delay time.Duration
 }
 
 func newGnetConn(e *gnetEngine, s *gnetServer, h Handler, laddr, raddr net.Addr) *gnetConn {
 	c := &gnetConn{e: e, srv: s}
-	c.init(EngineGnet, h, e.cfg.MaxQueued, laddr, raddr)
+	c.init(h, e.cfg.MaxQueued, laddr, raddr)
 	return c
 }
+
+// Engine implements Conn.
+func (c *gnetConn) Engine() string { return EngineGnet }
 
 // gnetFlush and gnetClose are gnetConn's tasks on its loop.
 type (
@@ -77,7 +87,7 @@ func (t *gnetClose) Run(context.Context) error {
 	closed := c.closed
 	c.mu.Unlock()
 	if !closed {
-		_ = c.loop.Close(c.gc) // OnClose runs within
+		_ = c.gc.EventLoop().Close(c.gc) // OnClose runs within
 	}
 	return nil
 }
@@ -102,7 +112,7 @@ func (c *gnetConn) Write(b []byte) error {
 		// closes the descriptor, so the descriptor is this connection's;
 		// the loop writes only what the queue holds, and the queue is
 		// empty. What the socket does not take is queued.
-		n, err := unix.Write(c.fd, b)
+		n, err := unix.Write(int(c.fd), b)
 		if n == len(b) {
 			return nil
 		}
@@ -123,10 +133,10 @@ func (c *gnetConn) Write(b []byte) error {
 // runs every connection's OnClose before gnet closes its poller, so the
 // poller is alive here.
 func (c *gnetConn) scheduleFlushLocked() {
-	if c.inHandler || c.flushQueued || c.loop == nil || c.closed {
+	if c.inHandler || c.flushQueued || c.gc == nil || c.closed {
 		return
 	}
-	if err := c.loop.Execute(context.Background(), (*gnetFlush)(c)); err != nil {
+	if err := c.gc.EventLoop().Execute(context.Background(), (*gnetFlush)(c)); err != nil {
 		c.e.log.Debug().Err(err).Msg("gnet flush task")
 		return
 	}
@@ -144,10 +154,10 @@ func (c *gnetConn) Close() error {
 	c.notifyLocked()
 	// A running handler closes the connection when it returns; a
 	// connection not yet opened is closed by open.
-	if c.inHandler || c.loop == nil {
+	if c.inHandler || c.gc == nil {
 		return nil
 	}
-	if err := c.loop.Execute(context.Background(), (*gnetClose)(c)); err != nil {
+	if err := c.gc.EventLoop().Execute(context.Background(), (*gnetClose)(c)); err != nil {
 		c.e.log.Debug().Err(err).Msg("gnet close task")
 	}
 	return nil
@@ -156,7 +166,7 @@ func (c *gnetConn) Close() error {
 // open runs OnOpen on the loop.
 func (c *gnetConn) open(gc gnet.Conn) gnet.Action {
 	c.mu.Lock()
-	c.gc, c.loop, c.fd = gc, gc.EventLoop(), gc.Fd()
+	c.gc, c.fd = gc, int32(gc.Fd())
 	if c.closing { // Engine.Close came first
 		c.mu.Unlock()
 		return gnet.Close
@@ -165,7 +175,11 @@ func (c *gnetConn) open(gc gnet.Conn) gnet.Action {
 	c.inHandler = true
 	c.mu.Unlock()
 	err := c.h.OnOpen(c)
-	c.openErr = err
+	if err != nil {
+		c.mu.Lock()
+		c.openFailed = true
+		c.mu.Unlock()
+	}
 	return c.endHandler(err)
 }
 
@@ -218,8 +232,8 @@ func (c *gnetConn) flush() {
 		c.q.inflight = c.gc.OutboundBuffered()
 		if c.q.inflight > 0 {
 			c.armDrainLocked()
-		} else {
-			c.drainDelay = 0
+		} else if c.drain != nil {
+			c.drain.delay = 0
 		}
 		c.notifyLocked()
 	}
@@ -229,16 +243,21 @@ func (c *gnetConn) flush() {
 
 // armDrainLocked schedules another look at gnet's outbound buffer.
 func (c *gnetConn) armDrainLocked() {
-	if c.timerArmed {
+	d := c.drain
+	if d == nil {
+		d = &gnetDrain{}
+		c.drain = d
+	}
+	if d.armed {
 		return
 	}
-	c.drainDelay = min(max(2*c.drainDelay, gnetDrainMin), gnetDrainMax)
-	c.timerArmed = true
+	d.delay = min(max(2*d.delay, gnetDrainMin), gnetDrainMax)
+	d.armed = true
 	c.e.st.connWG.Add(1) // the connection is tracked until OnClose: safe
-	if c.timer == nil {
-		c.timer = time.AfterFunc(c.drainDelay, c.drainTick)
+	if d.timer == nil {
+		d.timer = time.AfterFunc(d.delay, c.drainTick)
 	} else {
-		c.timer.Reset(c.drainDelay)
+		d.timer.Reset(d.delay)
 	}
 }
 
@@ -246,7 +265,7 @@ func (c *gnetConn) drainTick() {
 	defer c.e.st.connWG.Done()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timerArmed = false
+	c.drain.armed = false
 	c.scheduleFlushLocked()
 }
 
@@ -262,8 +281,8 @@ func (c *gnetConn) closedByGnet(err error) {
 	cerr := c.closeErr
 	opened := c.opened
 	c.q.drop()
-	if c.timerArmed && c.timer.Stop() {
-		c.timerArmed = false
+	if d := c.drain; d != nil && d.armed && d.timer.Stop() {
+		d.armed = false
 		c.e.st.connWG.Done()
 	}
 	c.notifyLocked()

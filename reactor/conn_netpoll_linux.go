@@ -46,9 +46,12 @@ type npConn struct {
 
 func newNpConn(e *npEngine, s *npServer, h Handler, nc netpoll.Connection, fd int, laddr, raddr net.Addr) *npConn {
 	c := &npConn{e: e, srv: s, nc: nc, fd: fd}
-	c.init(EngineNetpoll, h, e.cfg.MaxQueued, laddr, raddr)
+	c.init(h, e.cfg.MaxQueued, laddr, raddr)
 	return c
 }
+
+// Engine implements Conn.
+func (c *npConn) Engine() string { return EngineNetpoll }
 
 // Write implements Conn.
 func (c *npConn) Write(b []byte) error {

@@ -18,6 +18,9 @@ type stdConn struct {
 	openErr    error
 }
 
+// Engine implements Conn.
+func (c *stdConn) Engine() string { return EngineStdnet }
+
 // Write implements Conn.
 func (c *stdConn) Write(b []byte) error {
 	if len(b) == 0 {

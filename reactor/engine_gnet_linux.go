@@ -181,8 +181,11 @@ func (e *gnetEngine) adopt(nc net.Conn, h Handler) (Conn, error) {
 		e.st.connDone(c)
 		return nil, fmt.Errorf("reactor: gnet enrol: %w", err)
 	}
-	if c.openErr != nil {
-		return nil, c.openErr
+	c.mu.Lock()
+	failed, err := c.openFailed, c.closeErr
+	c.mu.Unlock()
+	if failed {
+		return nil, err
 	}
 	return c, nil
 }

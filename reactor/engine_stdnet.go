@@ -93,7 +93,7 @@ func (e *stdEngine) start(nc net.Conn, h Handler, wait bool) (*stdConn, error) {
 		writerDone: make(chan struct{}),
 		openDone:   make(chan struct{}),
 	}
-	c.init(EngineStdnet, h, e.cfg.MaxQueued, nc.LocalAddr(), nc.RemoteAddr())
+	c.init(h, e.cfg.MaxQueued, nc.LocalAddr(), nc.RemoteAddr())
 	if !e.st.trackConn(c) {
 		_ = nc.Close()
 		return nil, ErrEngineClosed
