@@ -24,9 +24,8 @@ type session struct {
 	rc reactor.Conn
 	// c is nil until the peer speaks, for a lazy service; set on the
 	// engine's goroutine, read anywhere.
-	c      atomic.Pointer[conn.Conn]
-	id     uint64 // the connection's ID (conn.Conn.ID)
-	remote string
+	c  atomic.Pointer[conn.Conn]
+	id uint64 // the connection's ID (conn.Conn.ID)
 	// running counts the connection's requests being run by the policy.
 	running atomic.Int32
 	// lastActive is when a whole frame last arrived or a request last
@@ -37,6 +36,10 @@ type session struct {
 	// active: only whole frames are.
 	frames frameScan
 }
+
+// remote is the peer's address, for the log. It is not kept: an idle
+// connection pays for every byte the session holds.
+func (se *session) remote() string { return addrString(se.rc.RemoteAddr()) }
 
 // frameScan follows the boundaries of RPyC frames (length uint32 BE | flag
 // | body | trailer byte) in a byte stream without keeping any of it.
@@ -84,16 +87,15 @@ type bridge struct{ s *reactorServer }
 // OnOpen implements reactor.Handler.
 func (b *bridge) OnOpen(rc reactor.Conn) error {
 	s := b.s
-	remote := addrString(rc.RemoteAddr())
 	if s.oneShot && !s.accepted.CompareAndSwap(false, true) {
-		s.log.Info().Str("remote", remote).Msg("refused: a one-shot server serves one connection")
+		s.log.Info().Str("remote", addrString(rc.RemoteAddr())).Msg("refused: a one-shot server serves one connection")
 		return errRefused
 	}
 	if s.cfg.maxConns > 0 && s.nconns.Load() >= int64(s.cfg.maxConns) {
-		s.log.Warn().Str("remote", remote).Int("max_conns", s.cfg.maxConns).Msg("refused: too many connections")
+		s.log.Warn().Str("remote", addrString(rc.RemoteAddr())).Int("max_conns", s.cfg.maxConns).Msg("refused: too many connections")
 		return errRefused
 	}
-	se := &session{s: s, rc: rc, remote: remote}
+	se := &session{s: s, rc: rc}
 	se.lastActive.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.closing {
@@ -104,7 +106,9 @@ func (b *bridge) OnOpen(rc reactor.Conn) error {
 	s.mu.Unlock()
 	s.nconns.Add(1)
 	if s.kind != kindWorker { // a worker's master logs it
-		s.log.Info().Msgf("accepted %s", remote)
+		if ev := s.log.Info(); ev.Enabled() {
+			ev.Msgf("accepted %s", se.remote())
+		}
 	}
 
 	se.id = s.assign.Swap(0)
@@ -113,7 +117,7 @@ func (b *bridge) OnOpen(rc reactor.Conn) error {
 	}
 	if !s.lazy {
 		if err := s.attach(se); err != nil {
-			s.sessionEnded(se)
+			s.sessionEnded(se, err)
 			return err
 		}
 	}
@@ -121,7 +125,9 @@ func (b *bridge) OnOpen(rc reactor.Conn) error {
 	s.sessions[se] = struct{}{}
 	s.mu.Unlock()
 	rc.SetContext(se)
-	s.log.Info().Uint64("conn", se.id).Msgf("welcome %s", remote)
+	if ev := s.log.Info(); ev.Enabled() {
+		ev.Uint64("conn", se.id).Msgf("welcome %s", se.remote())
+	}
 	return nil
 }
 
@@ -138,7 +144,7 @@ func (s *reactorServer) attach(se *session) error {
 		conn.WithLogger(s.log))
 	c, err := conn.New(&transport{se: se, log: s}, s.svc, opts...)
 	if err != nil {
-		s.log.Warn().Err(err).Str("remote", se.remote).Msg("connection not served")
+		s.log.Warn().Err(err).Str("remote", se.remote()).Msg("connection not served")
 		return err
 	}
 	se.c.Store(c)
@@ -172,30 +178,37 @@ func (b *bridge) OnClose(rc reactor.Conn, err error) {
 	}
 	c := se.c.Load()
 	if c == nil { // a lazy session that never spoke
-		b.s.sessionEnded(se)
+		b.s.sessionEnded(se, err)
 		return
 	}
 	c.FeedEOF(err)
 	go func() {
 		<-c.Done()
-		b.s.sessionEnded(se)
+		b.s.sessionEnded(se, nil)
 	}()
 }
 
-// sessionEnded forgets a connection whose protocol side has ended.
-func (s *reactorServer) sessionEnded(se *session) {
+// sessionEnded forgets a connection whose protocol side has ended. err is
+// why a connection without a protocol side (one that never spoke) ended.
+func (s *reactorServer) sessionEnded(se *session, err error) {
 	s.mu.Lock()
 	delete(s.sessions, se)
 	s.mu.Unlock()
 	s.nconns.Add(-1)
 	if c := se.c.Load(); c != nil {
-		if err := c.Err(); err != nil && !isCleanEnd(err) {
-			s.log.Info().Err(err).Uint64("conn", se.id).Msgf("goodbye %s", se.remote)
-		} else {
-			s.log.Info().Uint64("conn", se.id).Msgf("goodbye %s", se.remote)
+		if ev := s.log.Info(); ev.Enabled() {
+			if err := c.Err(); err != nil && !isCleanEnd(err) {
+				ev = ev.Err(err)
+			}
+			ev.Uint64("conn", se.id).Msgf("goodbye %s", se.remote())
 		}
 	} else if se.id != 0 {
-		s.log.Info().Uint64("conn", se.id).Msgf("goodbye %s (it never spoke)", se.remote)
+		if ev := s.log.Info(); ev.Enabled() {
+			if err != nil && !isCleanEnd(err) {
+				ev = ev.Err(err)
+			}
+			ev.Uint64("conn", se.id).Msgf("goodbye %s (it never spoke)", se.remote())
+		}
 	}
 	if s.onEnded != nil && se.id != 0 {
 		s.onEnded(se.id)
@@ -239,7 +252,7 @@ func (t *transport) Write(b []byte) error {
 		}
 		if werr != nil {
 			if ctx.Err() != nil {
-				t.log.log.Warn().Str("remote", t.se.remote).Dur("waited", t.log.cfg.writeTimeout).
+				t.log.log.Warn().Str("remote", t.se.remote()).Dur("waited", t.log.cfg.writeTimeout).
 					Msg("peer does not read its replies: closing the connection")
 				_ = rc.Close()
 				return fmt.Errorf("servers: send queue full for %v: %w", t.log.cfg.writeTimeout, reactor.ErrQueueFull)
@@ -268,7 +281,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (t *transport) Queue(b []byte) error {
 	err := t.se.rc.Write(b)
 	if errors.Is(err, reactor.ErrQueueFull) {
-		t.log.log.Warn().Str("remote", t.se.remote).Int("queued", t.se.rc.Queued()).
+		t.log.log.Warn().Str("remote", t.se.remote()).Int("queued", t.se.rc.Queued()).
 			Msg("peer does not read its replies: send queue full, closing the connection")
 		_ = t.se.rc.Close()
 	}

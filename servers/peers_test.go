@@ -47,7 +47,7 @@ func sessionOf(t *testing.T, rs *reactorServer, local net.Addr) *session {
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
 		for se := range rs.sessions {
-			if se.remote == local.String() {
+			if se.remote() == local.String() {
 				found = se
 				return true
 			}

@@ -343,7 +343,7 @@ func (s *reactorServer) idleSweeper() {
 		}
 		s.mu.Unlock()
 		for _, se := range idle {
-			s.log.Info().Str("remote", se.remote).Msg("idle timeout: closing connection")
+			s.log.Info().Str("remote", se.remote()).Msg("idle timeout: closing connection")
 			se.close()
 		}
 	}
