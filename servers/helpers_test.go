@@ -79,13 +79,42 @@ func runPythonErr(t *testing.T, timeout time.Duration, script string, args ...st
 	return string(out), err
 }
 
-// testLogger logs to the test when -v is given, else discards.
+// testLogger logs to the test: warnings and errors always (they are
+// printed only when the test fails), everything from Info up with -v.
+// Lines logged after the test's cleanups have run are dropped: testing
+// panics on a log after the test ends.
 func testLogger(t testing.TB) zerolog.Logger {
-	if !testing.Verbose() {
-		return zerolog.Nop()
+	w := &cleanupWriter{t: t}
+	t.Cleanup(w.stop)
+	level := zerolog.WarnLevel
+	if testing.Verbose() {
+		level = zerolog.InfoLevel
 	}
-	return zerolog.New(zerolog.ConsoleWriter{Out: zerolog.TestWriter{T: t}, NoColor: true, TimeFormat: "15:04:05.000"}).
-		Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: "15:04:05.000"}).
+		Level(level).With().Timestamp().Logger()
+}
+
+// cleanupWriter writes to t.Log until stop.
+type cleanupWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *cleanupWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Helper()
+		w.t.Log(string(bytes.TrimRight(p, "\n")))
+	}
+	return len(p), nil
+}
+
+func (w *cleanupWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
 
 // start starts srv and closes it (with a bound) when the test ends.
